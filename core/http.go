@@ -1,0 +1,149 @@
+package core
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+)
+
+// This file joins core to net/http both ways: a Site serves any net/http
+// server, and any http.Handler runs as a content handler.
+
+var requestPool = sync.Pool{New: func() any { return new(Request) }}
+
+// ServeHTTP runs the site for a net/http request, reporting adapter
+// "net/http" and logging nowhere. Hosts use Handler to name themselves.
+func (s *Site) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	s.serveHTTP(w, req, "net/http", nil)
+}
+
+// Handler returns an http.Handler running the site, whose requests report
+// adapter as their Adapter and log to log.
+func (s *Site) Handler(adapter string, log *zerolog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.serveHTTP(w, req, adapter, log)
+	})
+}
+
+func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter string, log *zerolog.Logger) {
+	r := requestPool.Get().(*Request)
+	defer func() {
+		r.Reset()
+		requestPool.Put(r)
+	}()
+	FromHTTP(r, req)
+	r.Adapter = adapter
+	r.Bind(w, req.Context(), log)
+	limits := s.Limits.WithDefaults()
+	if req.ContentLength > limits.MaxBody {
+		// Refuse before any phase runs, as Apache's LimitRequestBody does,
+		// so a handler never sees a body it cannot finish reading.
+		r.sendError(http.StatusRequestEntityTooLarge)
+		return
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, req.Body, limits.MaxBody)
+	}
+	s.Serve(r)
+}
+
+// FromHTTP fills r's request fields from a net/http request; the response
+// side is set by Bind.
+func FromHTTP(r *Request, req *http.Request) {
+	r.Method = req.Method
+	r.URI = req.RequestURI
+	if r.URI == "" {
+		r.URI = req.URL.RequestURI()
+	}
+	r.Path = CleanPath(req.URL.Path)
+	r.RawQuery = req.URL.RawQuery
+	r.Proto = req.Proto
+	r.Host = req.Host
+	r.Scheme = "http"
+	if req.TLS != nil {
+		r.Scheme = "https"
+	}
+	r.RemoteAddr = req.RemoteAddr
+	r.Header = req.Header
+	r.Body = req.Body
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	r.ContentLength = req.ContentLength
+	r.hreq = req
+}
+
+// HTTPRequest returns a net/http view of r for libraries that want one. On
+// net/http hosts it is the original request; elsewhere it is built once from
+// r's fields.
+func (r *Request) HTTPRequest() *http.Request {
+	if r.hreq != nil {
+		return r.hreq
+	}
+	u, err := url.ParseRequestURI(r.URI)
+	if err != nil {
+		u = &url.URL{Path: r.Path, RawQuery: r.RawQuery}
+	}
+	major, minor, _ := http.ParseHTTPVersion(r.Proto)
+	req := &http.Request{
+		Method:        r.Method,
+		URL:           u,
+		Proto:         r.Proto,
+		ProtoMajor:    major,
+		ProtoMinor:    minor,
+		Header:        r.Header,
+		Body:          io.NopCloser(r.Body),
+		ContentLength: r.ContentLength,
+		Host:          r.Host,
+		RemoteAddr:    r.RemoteAddr,
+		RequestURI:    r.URI,
+	}
+	r.hreq = req.WithContext(r.Context())
+	return r.hreq
+}
+
+// FromHTTPHandler runs an http.Handler as a content handler: it writes the
+// response through r and the phase outcome is OK.
+func FromHTTPHandler(h http.Handler) Handler {
+	return HandlerFunc(func(r *Request) Status {
+		h.ServeHTTP(responseView{r}, r.HTTPRequest())
+		return OK
+	})
+}
+
+type responseView struct{ r *Request }
+
+func (v responseView) Header() http.Header { return v.r.ResponseHeader }
+func (v responseView) Write(p []byte) (int, error) {
+	return v.r.Write(p)
+}
+func (v responseView) WriteHeader(code int) {
+	if !v.r.started {
+		v.r.Status = code
+		v.r.start()
+	}
+}
+func (v responseView) Flush() { _ = v.r.Flush() }
+
+// StatusForError maps an error from reading the request body to the status
+// to answer with: 413 past the body limit, 400 for a client that sent a
+// broken body, 500 otherwise.
+func StatusForError(err error) Status {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge), errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "malformed chunked"):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrBodyTooLarge is returned by body readers of hosts that enforce the body
+// limit themselves.
+var ErrBodyTooLarge = errors.New("anyhost: request body too large")

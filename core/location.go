@@ -1,0 +1,63 @@
+package core
+
+import (
+	"path"
+	"strings"
+)
+
+// Location is the handlers configured for a path prefix. A prefix matches
+// whole path segments: "/private" matches "/private" and "/private/x", never
+// "/private123".
+type Location struct {
+	// Prefix is the path prefix, starting with "/"; "/" matches every path.
+	Prefix string
+	// Handlers holds the handlers per phase. Site-only phases
+	// (Phase.SiteOnly) are ignored here.
+	Handlers [NumPhases][]Handler
+}
+
+// Matches reports whether the location applies to path p (already cleaned).
+func (l *Location) Matches(p string) bool {
+	if l.Prefix == "/" {
+		return true
+	}
+	pre := strings.TrimSuffix(l.Prefix, "/")
+	if !strings.HasPrefix(p, pre) {
+		return false
+	}
+	return len(p) == len(pre) || p[len(pre)] == '/'
+}
+
+// CleanPath removes dot segments and repeated slashes from a decoded path,
+// keeps a trailing slash, and roots it at "/". It allocates only when the
+// path changes.
+func CleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	if isClean(p) {
+		return p
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+func isClean(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		rest := p[i+1:]
+		if rest == "" {
+			return true
+		}
+		if rest[0] == '/' || rest == "." || rest == ".." ||
+			strings.HasPrefix(rest, "./") || strings.HasPrefix(rest, "../") {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,236 @@
+package core
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/rs/zerolog"
+)
+
+// Kind tells a handler why it is running: for the client's own request, or
+// for one the host made on its behalf (Apache subrequests for
+// DirectoryIndex and internal redirects for ErrorDocument).
+type Kind int
+
+const (
+	Initial          Kind = iota // the client's request
+	Subrequest                   // Apache lookup_uri and friends
+	InternalRedirect             // Apache ErrorDocument, mod_rewrite [PT], ...
+)
+
+// Request is one HTTP request as every host presents it to handlers: the
+// fields mod_python's request object had that make sense on all hosts. Fields
+// a host sets before the first phase may be read by any handler; the
+// response fields may be written until the response starts.
+//
+// A Request is owned by the host for the duration of the request: handlers
+// must not keep it after they return.
+type Request struct {
+	// Method is the request method ("GET").
+	Method string
+	// URI is the request target exactly as the client sent it, unparsed.
+	URI string
+	// Path is the %-decoded path with dot segments removed; locations match on
+	// it.
+	Path string
+	// RawQuery is the query string without '?', still %-encoded.
+	RawQuery string
+	// Proto is the protocol, "HTTP/1.1".
+	Proto string
+	// Host is the Host header (or :authority) the client sent.
+	Host string
+	// Scheme is "http" or "https".
+	Scheme string
+	// RemoteAddr is the client address, "ip:port", or "ip" where the host
+	// does not know the port.
+	RemoteAddr string
+	// Header holds the request headers.
+	Header http.Header
+	// Body is the request body; never nil (empty for no body). Reading past
+	// the site's body limit fails with an error for which StatusForError
+	// gives 413.
+	Body io.Reader
+	// ContentLength is the body's declared length; -1 if unknown (chunked).
+	ContentLength int64
+
+	// Status is the response status sent when the response starts; zero
+	// means 200.
+	Status int
+	// ResponseHeader holds the headers sent with a successful response
+	// (Apache's headers_out).
+	ResponseHeader http.Header
+
+	// User is the authenticated user; empty until the authn phase sets it.
+	User string
+	// AuthType is the scheme that authenticated User ("Basic", "Bearer").
+	AuthType string
+	// Identity carries what authentication learned beyond the user name
+	// (groups, claims); nil until authn sets it.
+	Identity *Identity
+
+	// Adapter names the host serving this request ("standalone", "apache").
+	Adapter string
+	// Kind tells initial requests from host-made ones.
+	Kind Kind
+
+	errHeader http.Header
+	notes     map[string]string
+	env       map[string]string
+	phase     Phase
+	ctx       context.Context
+	log       *zerolog.Logger
+	w         http.ResponseWriter
+	hreq      *http.Request
+	started   bool
+	written   int64
+}
+
+// Identity is what authentication established about the user.
+type Identity struct {
+	User     string
+	AuthType string
+	// Groups the user belongs to, where the provider knows them.
+	Groups []string
+	// Claims from a token or directory entry, for claim-based authz.
+	Claims map[string]any
+}
+
+// Bind prepares r to send its response through w. Adapters call it once the
+// request fields are filled in; ctx and log may be nil.
+func (r *Request) Bind(w http.ResponseWriter, ctx context.Context, log *zerolog.Logger) {
+	r.w = w
+	r.ResponseHeader = w.Header()
+	r.ctx = ctx
+	r.log = log
+}
+
+// Reset clears r for reuse by a pool, keeping allocated maps.
+func (r *Request) Reset() {
+	clear(r.errHeader)
+	clear(r.notes)
+	eh, n := r.errHeader, r.notes
+	*r = Request{errHeader: eh, notes: n}
+}
+
+// Context returns the request's context, cancelled when the client goes away.
+func (r *Request) Context() context.Context {
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
+}
+
+// Log returns the request's logger; on Apache it writes to the error log.
+func (r *Request) Log() *zerolog.Logger {
+	if r.log == nil {
+		nop := zerolog.Nop()
+		return &nop
+	}
+	return r.log
+}
+
+// Phase returns the phase currently running.
+func (r *Request) Phase() Phase { return r.phase }
+
+// SetPhase is for hosts that run phases themselves (Apache) rather than
+// through RunPhase.
+func (r *Request) SetPhase(p Phase) { r.phase = p }
+
+// ErrHeader holds headers sent with every response, error responses included
+// (Apache's err_headers_out): WWW-Authenticate belongs here.
+func (r *Request) ErrHeader() http.Header {
+	if r.errHeader == nil {
+		r.errHeader = make(http.Header)
+	}
+	return r.errHeader
+}
+
+// Note returns the note key set by an earlier phase, or "".
+func (r *Request) Note(key string) string { return r.notes[key] }
+
+// SetNote records a note for later phases (Apache's r->notes).
+func (r *Request) SetNote(key, value string) {
+	if r.notes == nil {
+		r.notes = make(map[string]string)
+	}
+	r.notes[key] = value
+}
+
+// Notes returns all notes; the map is the request's own.
+func (r *Request) Notes() map[string]string { return r.notes }
+
+// ResponseStarted reports whether the status and headers have been sent, after
+// which neither can change.
+func (r *Request) ResponseStarted() bool { return r.started }
+
+// BytesWritten is the number of body bytes written so far.
+func (r *Request) BytesWritten() int64 { return r.written }
+
+// StatusCode is the status sent or to be sent: Status, or 200 if unset.
+func (r *Request) StatusCode() int {
+	if r.Status == 0 {
+		return http.StatusOK
+	}
+	return r.Status
+}
+
+func (r *Request) start() {
+	if r.started {
+		return
+	}
+	r.started = true
+	copyHeader(r.ResponseHeader, r.errHeader)
+	r.w.WriteHeader(r.StatusCode())
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = append(dst[k], v...)
+	}
+}
+
+// Write sends body bytes, starting the response first if needed. For HEAD
+// requests the host discards the body.
+func (r *Request) Write(p []byte) (int, error) {
+	r.start()
+	n, err := r.w.Write(p)
+	r.written += int64(n)
+	return n, err
+}
+
+// WriteString is Write for a string.
+func (r *Request) WriteString(s string) (int, error) {
+	r.start()
+	n, err := io.WriteString(r.w, s)
+	r.written += int64(n)
+	return n, err
+}
+
+// Flush starts the response if needed and pushes buffered bytes to the client.
+func (r *Request) Flush() error {
+	r.start()
+	return http.NewResponseController(r.w).Flush()
+}
+
+// sendError answers with status through the host's error path: headers_out
+// are dropped and err_headers_out kept, as Apache does.
+func (r *Request) sendError(status int) {
+	if r.started {
+		return
+	}
+	clear(r.ResponseHeader)
+	r.Status = status
+	r.ResponseHeader.Set("Content-Type", "text/plain; charset=utf-8")
+	r.ResponseHeader.Set("X-Content-Type-Options", "nosniff")
+	r.WriteString(errorBody(status))
+}
+
+func errorBody(status int) string {
+	text := http.StatusText(status)
+	if text == "" {
+		return "error\n"
+	}
+	return strconv.Itoa(status) + " " + text + "\n"
+}
