@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -19,23 +20,36 @@ var requestPool = sync.Pool{New: func() any { return new(Request) }}
 // ServeHTTP runs the site for a net/http request, reporting adapter
 // "net/http" and logging nowhere. Hosts use Handler to name themselves.
 func (s *Site) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	s.serveHTTP(w, req, "net/http", nil)
+	r := s.serveHTTP(w, req, "net/http", nil)
+	r.Reset()
+	requestPool.Put(r)
 }
 
-// Handler returns an http.Handler running the site, whose requests report
-// adapter as their Adapter and log to log.
-func (s *Site) Handler(adapter string, log *zerolog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.serveHTTP(w, req, adapter, log)
-	})
+// HTTPHandler serves a site to net/http on behalf of a host.
+type HTTPHandler struct {
+	Site *Site
+	// Adapter is reported to handlers as Request.Adapter.
+	Adapter string
+	// Log is the requests' logger; nil logs nowhere.
+	Log *zerolog.Logger
+	// Done, if set, is called after the log phase while the request is
+	// still valid: hosts write their access log from it.
+	Done func(r *Request, start time.Time)
 }
 
-func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter string, log *zerolog.Logger) {
+// ServeHTTP implements http.Handler.
+func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	r := h.Site.serveHTTP(w, req, h.Adapter, h.Log)
+	if h.Done != nil {
+		h.Done(r, start)
+	}
+	r.Reset()
+	requestPool.Put(r)
+}
+
+func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter string, log *zerolog.Logger) *Request {
 	r := requestPool.Get().(*Request)
-	defer func() {
-		r.Reset()
-		requestPool.Put(r)
-	}()
 	FromHTTP(r, req)
 	r.Adapter = adapter
 	r.Bind(w, req.Context(), log)
@@ -44,12 +58,14 @@ func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter strin
 		// Refuse before any phase runs, as Apache's LimitRequestBody does,
 		// so a handler never sees a body it cannot finish reading.
 		r.sendError(http.StatusRequestEntityTooLarge)
-		return
+		RunPhase(Log, s.Match(r.Path).Handlers[Log], r)
+		return r
 	}
 	if req.Body != nil && req.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, req.Body, limits.MaxBody)
 	}
 	s.Serve(r)
+	return r
 }
 
 // FromHTTP fills r's request fields from a net/http request; the response

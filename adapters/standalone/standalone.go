@@ -1,0 +1,167 @@
+// Package standalone serves a site with Go's own net/http server: the host
+// runs every phase itself. TCP or a unix socket, TLS with HTTP/2 when given a
+// certificate, limits from the site, graceful shutdown.
+package standalone
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/anyhost/anyhost/core"
+)
+
+// Server is a standalone host.
+type Server struct {
+	// Site is what it serves.
+	Site *core.Site
+	// Listen is "HOST:PORT" or "unix:/path/to.sock". Default 127.0.0.1:8080.
+	Listen string
+	// CertFile and KeyFile turn on TLS (with HTTP/2) when both are set.
+	CertFile, KeyFile string
+	// Log receives error and access log lines.
+	Log zerolog.Logger
+	// AccessLog writes one line per request at info level.
+	AccessLog bool
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after the context ends. Default 30s.
+	ShutdownTimeout time.Duration
+	// Ready, if set, is called with the bound address once listening.
+	Ready func(addr net.Addr)
+}
+
+// Adapter is the name requests report in Request.Adapter.
+const Adapter = "standalone"
+
+// Run serves until ctx ends, then shuts down gracefully: it stops accepting,
+// lets in-flight requests finish (up to ShutdownTimeout) and returns.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := s.listen()
+	if err != nil {
+		return err
+	}
+	limits := s.Site.Limits.WithDefaults()
+	h := &core.HTTPHandler{Site: s.Site, Adapter: Adapter, Log: &s.Log}
+	if s.AccessLog {
+		h.Done = s.access
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: limits.ReadHeaderTimeout,
+		ReadTimeout:       limits.ReadTimeout,
+		WriteTimeout:      limits.WriteTimeout,
+		IdleTimeout:       limits.IdleTimeout,
+		// net/http allows 4 KiB beyond this; the limit is still enforced
+		// with 431 Request Header Fields Too Large.
+		MaxHeaderBytes: limits.MaxHeader,
+		ErrorLog:       log.New(zerologWriter{s.Log}, "", 0),
+		Protocols:      new(http.Protocols),
+	}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(true)
+	tlsOn := s.CertFile != "" && s.KeyFile != ""
+	if tlsOn {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if s.Ready != nil {
+		s.Ready(ln.Addr())
+	}
+	s.Log.Info().Str("listen", ln.Addr().String()).Bool("tls", tlsOn).Msg("serving")
+
+	errc := make(chan error, 1)
+	go func() {
+		if tlsOn {
+			errc <- srv.ServeTLS(ln, s.CertFile, s.KeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	timeout := s.ShutdownTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	s.Log.Info().Dur("timeout", timeout).Msg("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	s.Log.Info().Msg("stopped")
+	return nil
+}
+
+func (s *Server) listen() (net.Listener, error) {
+	addr := s.Listen
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", addr)
+	}
+	if err := removeStaleSocket(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	// Only the owner and group (the web server in front) may connect.
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// removeStaleSocket deletes a socket file left by a process that died, and
+// refuses to touch one that a live server still answers on.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s exists and is not a socket", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("%s: another server is listening on this socket", path)
+	}
+	return os.Remove(path)
+}
+
+func (s *Server) access(r *core.Request, start time.Time) {
+	s.Log.Info().Str("remote", r.RemoteAddr).Str("method", r.Method).Str("uri", r.URI).
+		Str("proto", r.Proto).Int("status", r.StatusCode()).Int64("bytes", r.BytesWritten()).
+		Str("user", r.User).Dur("duration", time.Since(start)).Msg("access")
+}
+
+// zerologWriter sends net/http's own error log (TLS handshake errors,
+// malformed requests) to the host's log.
+type zerologWriter struct{ log zerolog.Logger }
+
+func (w zerologWriter) Write(p []byte) (int, error) {
+	w.log.Warn().Str("source", "net/http").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,139 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/anyhost/anyhost/adapters/standalone"
+	"github.com/anyhost/anyhost/config"
+	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/handlers/demo"
+)
+
+// adapter runs a site on one kind of host until ctx ends.
+type adapter struct {
+	usage string
+	run   func(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger) error
+}
+
+// adapters is the table `serve --adapter` chooses from.
+var adapters = map[string]adapter{
+	"standalone": {"Go's net/http server runs every phase (HTTP/1.1, HTTP/2 with TLS)", runStandalone},
+}
+
+func adapterNames() string {
+	var names []string
+	for n := range adapters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "serve",
+		Usage:     "serve a site (the embedded demo site when no --config is given)",
+		UsageText: "anyhost serve [--adapter standalone] [--listen ADDR] [--config FILE] [--log-level LEVEL]",
+		Flags: append(logFlags(),
+			&cli.StringFlag{Name: "adapter", Value: "standalone", Usage: "host to serve on: " + adapterNames()},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "HOST:PORT or unix:/path/to.sock"},
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "site file (TOML); default: the embedded demo site"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "certificate file (PEM); with --tls-key turns on TLS and HTTP/2"},
+			&cli.StringFlag{Name: "tls-key", Usage: "private key file (PEM)"},
+			&cli.BoolFlag{Name: "access-log", Value: true, Usage: "log one line per request"},
+			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30e9, Usage: "how long in-flight requests may take to finish on SIGTERM/SIGINT"},
+		),
+		Action: func(c *cli.Context) error {
+			a, ok := adapters[c.String("adapter")]
+			if !ok {
+				return cli.Exit(fmt.Sprintf("unknown adapter %q; available: %s", c.String("adapter"), adapterNames()), 2)
+			}
+			log, err := newLogger(c)
+			if err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+			site, err := loadSite(c.String("config"))
+			if err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			if err := a.run(ctx, c, site, log); err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+			return nil
+		},
+	}
+}
+
+// loadSite reads the site file, or the embedded demo site for "".
+func loadSite(path string) (*core.Site, error) {
+	var s *config.Site
+	var err error
+	if path == "" {
+		wd, _ := os.Getwd()
+		s, err = config.Parse("demo site (embedded)", wd, demo.SiteTOML)
+	} else {
+		s, err = config.Load(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Build()
+}
+
+func runStandalone(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger) error {
+	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	srv := &standalone.Server{
+		Site:            site,
+		Listen:          c.String("listen"),
+		CertFile:        c.String("tls-cert"),
+		KeyFile:         c.String("tls-key"),
+		Log:             log,
+		AccessLog:       c.Bool("access-log"),
+		ShutdownTimeout: c.Duration("shutdown-timeout"),
+	}
+	return srv.Run(ctx)
+}
+
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "json, console, or auto (console on a terminal)"},
+	}
+}
+
+func newLogger(c *cli.Context) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(c.String("log-level"))
+	if err != nil || level == zerolog.NoLevel {
+		return zerolog.Logger{}, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.String("log-level"))
+	}
+	var log zerolog.Logger
+	switch c.String("log-format") {
+	case "json":
+		log = zerolog.New(os.Stderr)
+	case "console":
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr})
+	case "auto":
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr})
+		} else {
+			log = zerolog.New(os.Stderr)
+		}
+	default:
+		return log, fmt.Errorf("--log-format: %q is not json, console or auto", c.String("log-format"))
+	}
+	return log.Level(level).With().Timestamp().Logger(), nil
+}

@@ -1,0 +1,124 @@
+package app
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/term"
+
+	"github.com/anyhost/anyhost/authn/htpasswd"
+	"github.com/anyhost/anyhost/config"
+	"github.com/anyhost/anyhost/core"
+)
+
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "check a site file: syntax, keys, handler and provider names, options; exit 1 with FILE:LINE messages",
+		UsageText: "anyhost check --config FILE",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "site file (TOML)"},
+		},
+		Action: func(c *cli.Context) error {
+			path := c.String("config")
+			if path == "" {
+				path = c.Args().First()
+			}
+			if path == "" {
+				return cli.Exit("check: --config FILE is required", 2)
+			}
+			if err := config.Check(path); err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+			fmt.Fprintf(c.App.Writer, "%s: ok\n", path)
+			return nil
+		},
+	}
+}
+
+func listCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list the handlers and password providers this binary has registered",
+		Action: func(c *cli.Context) error {
+			w := c.App.Writer
+			fmt.Fprintln(w, "handlers:")
+			for _, n := range core.Handlers.Names() {
+				fmt.Fprintf(w, "  %-16s %s\n", n, core.Handlers.Doc(n))
+			}
+			fmt.Fprintln(w, "providers:")
+			for _, n := range core.Providers.Names() {
+				fmt.Fprintf(w, "  %-16s %s\n", n, core.Providers.Doc(n))
+			}
+			fmt.Fprintln(w, "adapters:")
+			for _, n := range strings.Split(adapterNames(), ", ") {
+				fmt.Fprintf(w, "  %-16s %s\n", n, adapters[n].usage)
+			}
+			return nil
+		},
+	}
+}
+
+func htpasswdCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "htpasswd",
+		Usage:     "add or update a user in an htpasswd file (bcrypt); the password is read from stdin, or prompted for on a terminal",
+		UsageText: "anyhost htpasswd [--cost N] FILE USER",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "cost", Value: bcrypt.DefaultCost, Usage: "bcrypt cost (4-31)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return cli.Exit("htpasswd: need FILE and USER", 2)
+			}
+			pass, err := readPassword()
+			if err != nil {
+				return cli.Exit("htpasswd: "+err.Error(), 1)
+			}
+			if err := htpasswd.SetPassword(c.Args().Get(0), c.Args().Get(1), pass, c.Int("cost")); err != nil {
+				return cli.Exit("htpasswd: "+err.Error(), 1)
+			}
+			fmt.Fprintf(c.App.ErrWriter, "user %s set in %s\n", c.Args().Get(1), c.Args().Get(0))
+			return nil
+		},
+	}
+}
+
+func readPassword() (string, error) {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", errors.New("no password on standard input")
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			return "", errors.New("empty password")
+		}
+		return line, nil
+	}
+	fmt.Fprint(os.Stderr, "New password: ")
+	p1, err := term.ReadPassword(fd)
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprint(os.Stderr, "Re-type new password: ")
+	p2, err := term.ReadPassword(fd)
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return "", err
+	}
+	if string(p1) != string(p2) {
+		return "", errors.New("passwords do not match")
+	}
+	if len(p1) == 0 {
+		return "", errors.New("empty password")
+	}
+	return string(p1), nil
+}
