@@ -1,0 +1,341 @@
+package testhost
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/handlers/demo"
+)
+
+// Target is a host serving the demo site, as the conformance table sees it.
+type Target struct {
+	// URL is the base URL, "http://127.0.0.1:PORT".
+	URL string
+	// Addr is HOST:PORT, for requests a Go client would not send.
+	Addr string
+	// Adapter is what /echo must report as "adapter".
+	Adapter string
+}
+
+// Case is one row of the conformance table: a request and the answer the
+// demo site must give on every host.
+type Case struct {
+	Name string
+	Run  func(t *testing.T, tg Target)
+}
+
+// RunConformance runs every case against tg.
+func RunConformance(t *testing.T, tg Target) {
+	for _, c := range Cases {
+		t.Run(c.Name, func(t *testing.T) { c.Run(t, tg) })
+	}
+}
+
+// Response is what a case checks.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+var client = &http.Client{
+	Timeout: 30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
+
+// Do sends a request with a Go client.
+func Do(t testing.TB, method, url string, body io.Reader, header http.Header) Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := client.Do(req)
+	require.NoError(t, err, "%s %s", method, url)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return Response{resp.StatusCode, resp.Header, b}
+}
+
+// Raw writes request bytes as they are on a new connection and reads one
+// response: for dot segments, malformed headers and other things Go's client
+// would clean up.
+func Raw(t testing.TB, addr, request string) Response {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	_, err = io.WriteString(c, request)
+	require.NoError(t, err)
+	return readResponse(t, bufio.NewReader(c), strings.HasPrefix(request, "HEAD "))
+}
+
+func readResponse(t testing.TB, br *bufio.Reader, head bool) Response {
+	t.Helper()
+	method := "GET"
+	if head {
+		method = "HEAD"
+	}
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return Response{resp.StatusCode, resp.Header, b}
+}
+
+// EchoOf decodes an /echo answer, failing the test unless it is a 200.
+func EchoOf(t testing.TB, r Response) demo.Echo {
+	t.Helper()
+	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+	var e demo.Echo
+	require.NoError(t, json.Unmarshal(r.Body, &e), "body: %s", r.Body)
+	return e
+}
+
+// NormalizeEcho removes exactly what DESIGN.md lets hosts differ in: the
+// adapter, the port of remote_addr, and hop-by-hop headers.
+func NormalizeEcho(e demo.Echo) demo.Echo {
+	e.Adapter = ""
+	if host, _, err := net.SplitHostPort(e.RemoteAddr); err == nil {
+		e.RemoteAddr = host
+	}
+	h := http.Header{}
+	for k, v := range e.Headers {
+		switch http.CanonicalHeaderKey(k) {
+		case "Connection", "Keep-Alive", "Transfer-Encoding":
+		default:
+			h[http.CanonicalHeaderKey(k)] = v
+		}
+	}
+	e.Headers = h
+	return e
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func basic(user, pass string) http.Header {
+	req, _ := http.NewRequest("GET", "/", nil)
+	req.SetBasicAuth(user, pass)
+	return req.Header
+}
+
+const challenge = `Basic realm="anyhost demo"`
+
+func assertChallenge(t *testing.T, r Response) {
+	t.Helper()
+	assert.Equal(t, http.StatusUnauthorized, r.Status)
+	assert.Equal(t, []string{challenge}, r.Header.Values("WWW-Authenticate"))
+}
+
+func assertAlive(t *testing.T, tg Target) {
+	t.Helper()
+	r := Do(t, "GET", tg.URL+"/hello", nil, nil)
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "Hello!", string(r.Body))
+}
+
+// Cases is the shared conformance table.
+var Cases = []Case{
+	{"hello", func(t *testing.T, tg Target) {
+		r := Do(t, "GET", tg.URL+"/hello", nil, nil)
+		assert.Equal(t, http.StatusOK, r.Status)
+		assert.Equal(t, "text/plain; charset=utf-8", r.Header.Get("Content-Type"))
+		assert.Equal(t, "Hello!", string(r.Body))
+	}},
+	{"HEAD has no body", func(t *testing.T, tg Target) {
+		r := Raw(t, tg.Addr, "HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		assert.Equal(t, http.StatusOK, r.Status)
+		assert.Equal(t, "text/plain; charset=utf-8", r.Header.Get("Content-Type"))
+		assert.Empty(t, r.Body)
+	}},
+	{"methods", func(t *testing.T, tg Target) {
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"} {
+			e := EchoOf(t, Do(t, m, tg.URL+"/echo", nil, nil))
+			assert.Equal(t, m, e.Method)
+			assert.Equal(t, tg.Adapter, e.Adapter)
+			assert.Equal(t, "/echo", e.Path)
+		}
+	}},
+	{"escaped and UTF-8 query", func(t *testing.T, tg Target) {
+		q := "q=%E2%9C%93&x=a%20b+c&empty=&amp=%26"
+		e := EchoOf(t, Do(t, "GET", tg.URL+"/echo?"+q, nil, nil))
+		assert.Equal(t, q, e.Query)
+		assert.Equal(t, "/echo?"+q, e.URI)
+		// Raw UTF-8 bytes, as some clients send them.
+		e = EchoOf(t, Raw(t, tg.Addr, "GET /echo?name=J%C3%BCrgen&s=\u2713 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+		assert.Equal(t, "name=J%C3%BCrgen&s=\u2713", e.Query)
+	}},
+	{"escaped path", func(t *testing.T, tg Target) {
+		e := EchoOf(t, Raw(t, tg.Addr, "GET /ech%6F/a%20b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+		assert.Equal(t, "/echo/a b", e.Path)
+		assert.Equal(t, "/ech%6F/a%20b", e.URI)
+	}},
+	{"request headers reach the handler", func(t *testing.T, tg Target) {
+		h := http.Header{"X-Anyhost-Test": {"one"}, "X-Multi": {"a", "b"}, "Accept-Language": {"de-CH, en;q=0.5"}}
+		e := EchoOf(t, Do(t, "GET", tg.URL+"/echo", nil, h))
+		assert.Equal(t, []string{"one"}, e.Headers.Values("X-Anyhost-Test"))
+		assert.Equal(t, "a, b", strings.Join(e.Headers.Values("X-Multi"), ", "))
+		assert.Equal(t, []string{"de-CH, en;q=0.5"}, e.Headers.Values("Accept-Language"))
+	}},
+	{"bodies", func(t *testing.T, tg Target) {
+		big := make([]byte, 1<<20)
+		_, err := rand.Read(big)
+		require.NoError(t, err)
+		for _, body := range [][]byte{{}, {0}, []byte("x"), big} {
+			e := EchoOf(t, Do(t, "POST", tg.URL+"/echo", bytes.NewReader(body), http.Header{"Content-Type": {"application/octet-stream"}}))
+			assert.Equal(t, int64(len(body)), e.BodyLength)
+			assert.Equal(t, sha(body), e.BodySHA256)
+		}
+	}},
+	{"chunked body", func(t *testing.T, tg Target) {
+		body := bytes.Repeat([]byte("chunk-"), 50000)
+		// An io.Reader of unknown length makes the client send chunks.
+		e := EchoOf(t, Do(t, "POST", tg.URL+"/echo", io.MultiReader(bytes.NewReader(body)), nil))
+		assert.Equal(t, int64(len(body)), e.BodyLength)
+		assert.Equal(t, sha(body), e.BodySHA256)
+		e = EchoOf(t, Raw(t, tg.Addr, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"))
+		assert.Equal(t, int64(5), e.BodyLength)
+		assert.Equal(t, sha([]byte("abcde")), e.BodySHA256)
+	}},
+	{"Expect: 100-continue", func(t *testing.T, tg Target) {
+		c, err := net.DialTimeout("tcp", tg.Addr, 5*time.Second)
+		require.NoError(t, err)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+		br := bufio.NewReader(c)
+		line, err := br.ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "HTTP/1.1 100 Continue\r\n", line, "the host must ask for the body")
+		blank, err := br.ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "\r\n", blank)
+		io.WriteString(c, "hello")
+		e := EchoOf(t, readResponse(t, br, false))
+		assert.Equal(t, int64(5), e.BodyLength)
+		assert.Equal(t, sha([]byte("hello")), e.BodySHA256)
+	}},
+	{"keep-alive", func(t *testing.T, tg Target) {
+		c, err := net.DialTimeout("tcp", tg.Addr, 5*time.Second)
+		require.NoError(t, err)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReader(c)
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+			r := readResponse(t, br, false)
+			assert.Equal(t, http.StatusOK, r.Status, "request %d on one connection", i+1)
+			assert.Equal(t, "Hello!", string(r.Body))
+		}
+	}},
+	{"auth missing", func(t *testing.T, tg Target) {
+		assertChallenge(t, Do(t, "GET", tg.URL+"/private/", nil, nil))
+	}},
+	{"auth wrong password", func(t *testing.T, tg Target) {
+		assertChallenge(t, Do(t, "GET", tg.URL+"/private/", nil, basic("demo", "wrong")))
+	}},
+	{"auth unknown user", func(t *testing.T, tg Target) {
+		assertChallenge(t, Do(t, "GET", tg.URL+"/private/", nil, basic("nobody", "demo")))
+	}},
+	{"auth right", func(t *testing.T, tg Target) {
+		r := Do(t, "GET", tg.URL+"/private/", nil, basic("demo", "demo"))
+		assert.Equal(t, http.StatusOK, r.Status)
+		assert.Equal(t, "Hello, demo!", string(r.Body))
+		r = Do(t, "GET", tg.URL+"/private", nil, basic("demo", "demo"))
+		assert.Equal(t, "Hello, demo!", string(r.Body))
+	}},
+	{"auth malformed", func(t *testing.T, tg Target) {
+		for _, v := range []string{"Basic !!!not-base64!!!", "Basic", "Basic ZGVtbw==" /* "demo", no colon */, "Basic    "} {
+			assertChallenge(t, Do(t, "GET", tg.URL+"/private/", nil, http.Header{"Authorization": {v}}))
+		}
+	}},
+	{"auth other scheme", func(t *testing.T, tg Target) {
+		assertChallenge(t, Do(t, "GET", tg.URL+"/private/", nil, http.Header{"Authorization": {"Bearer eyJhbGciOiJub25lIn0.e30."}}))
+	}},
+	{"forged identity ignored", func(t *testing.T, tg Target) {
+		h := basic("mallory", "x")
+		h.Set("X-Remote-User", "admin")
+		h.Set("Remote-User", "admin")
+		e := EchoOf(t, Do(t, "GET", tg.URL+"/echo", nil, h))
+		assert.Empty(t, e.User)
+		assert.Empty(t, e.AuthType)
+	}},
+	{"panic then alive", func(t *testing.T, tg Target) {
+		r := Do(t, "GET", tg.URL+"/panic", nil, nil)
+		assert.Equal(t, http.StatusInternalServerError, r.Status)
+		assertAlive(t, tg)
+	}},
+	{"not found", func(t *testing.T, tg Target) {
+		assert.Equal(t, http.StatusNotFound, Do(t, "GET", tg.URL+"/no/such/thing", nil, nil).Status)
+		// Prefixes match whole segments.
+		assert.Equal(t, http.StatusNotFound, Do(t, "GET", tg.URL+"/hellothere", nil, nil).Status)
+		assert.Equal(t, http.StatusNotFound, Do(t, "GET", tg.URL+"/private123", nil, nil).Status)
+	}},
+	{"dot segments", func(t *testing.T, tg Target) {
+		// Removing dot segments must happen before locations match, so
+		// /hello/../private/ is protected like /private/.
+		for _, p := range []string{"/hello/../private/", "/hello/%2e%2e/private/", "/./private/", "/x/../private/y"} {
+			r := Raw(t, tg.Addr, "GET "+p+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			assert.Contains(t, []int{http.StatusUnauthorized, http.StatusBadRequest}, r.Status, "GET %s must not escape auth", p)
+		}
+		r := Raw(t, tg.Addr, "GET /private/../hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		assert.Contains(t, []int{http.StatusOK, http.StatusBadRequest}, r.Status)
+		if r.Status == http.StatusOK {
+			assert.Equal(t, "Hello!", string(r.Body))
+		}
+		r = Raw(t, tg.Addr, "GET /../../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		assert.Contains(t, []int{http.StatusNotFound, http.StatusBadRequest}, r.Status)
+		assert.NotContains(t, string(r.Body), "root:")
+	}},
+	{"oversized headers", func(t *testing.T, tg Target) {
+		// Hosts answer 431 (net/http) or 400 (Apache, nginx): both refuse.
+		r := Raw(t, tg.Addr, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 200<<10)+"\r\nConnection: close\r\n\r\n")
+		assert.Contains(t, []int{http.StatusBadRequest, http.StatusRequestHeaderFieldsTooLarge}, r.Status)
+		assertAlive(t, tg)
+	}},
+	{"malformed request", func(t *testing.T, tg Target) {
+		r := Raw(t, tg.Addr, "GET /hello HTTP/1.1\r\nHost: x\r\nBad Header Line\r\nConnection: close\r\n\r\n")
+		assert.Equal(t, http.StatusBadRequest, r.Status)
+		assertAlive(t, tg)
+	}},
+	{"echo fields", func(t *testing.T, tg Target) {
+		e := EchoOf(t, Do(t, "POST", tg.URL+"/echo/sub?a=1", strings.NewReader("body"), http.Header{"Content-Type": {"text/plain"}}))
+		assert.Equal(t, "POST", e.Method)
+		assert.Equal(t, "/echo/sub?a=1", e.URI)
+		assert.Equal(t, "/echo/sub", e.Path)
+		assert.Equal(t, "a=1", e.Query)
+		assert.Equal(t, int64(4), e.BodyLength)
+		assert.Equal(t, "text/plain", e.Headers.Get("Content-Type"))
+		host, port, err := net.SplitHostPort(e.RemoteAddr)
+		if err != nil {
+			host = e.RemoteAddr
+		} else {
+			assert.NotEmpty(t, port)
+		}
+		assert.Equal(t, "127.0.0.1", host)
+		assert.Equal(t, tg.Adapter, e.Adapter)
+	}},
+}
