@@ -144,14 +144,13 @@ func (s *Site) Serve(r *Request) {
 }
 
 func (s *Site) run(r *Request) (Status, *Location) {
-	loc := s.locations[len(s.locations)-1]
 	if st := RunPhase(PostReadRequest, s.PostReadRequest, r); ends(st) {
 		return st, s.Match(r.Path)
 	}
 	if st := RunPhase(Translate, s.Translate, r); st != OK && st != Declined {
 		return st, s.Match(r.Path)
 	}
-	loc = s.Match(r.Path)
+	loc := s.Match(r.Path)
 	for p := HeaderParser; p <= Content; p++ {
 		st := RunPhase(p, loc.Handlers[p], r)
 		if ends(st) {

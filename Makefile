@@ -1,0 +1,62 @@
+# anyhost: `make test` installs what the tests need and runs them all.
+SHELL := /bin/bash
+GO ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Debian packages the tests and benchmarks start or drive.
+DEB_PACKAGES := apache2 apache2-dev nginx wrk curl ca-certificates
+OUT := out
+
+.PHONY: all deps test lint vet unit bench build demo clean
+
+all: build
+
+build:
+	$(GO) build -o bin/anyhost ./cmd/anyhost
+
+# deps installs the missing Debian packages; a no-op when all are present.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make deps: all present"; fi
+
+vet:
+	$(GO) vet ./...
+
+lint: vet
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
+	$(GO) run $(STATICCHECK) ./...
+
+# unit runs every test with the race detector; the verbose log goes to
+# $(OUT)/test.log (CI reads it for skips) and a summary to the terminal.
+unit:
+	@mkdir -p $(OUT)
+	@set -o pipefail; status=0; \
+	$(GO) test -race -count=1 -v ./... > $(OUT)/test.log 2>&1 || status=$$?; \
+	grep -E '^(ok|FAIL|---|panic:|\s+--- FAIL)|\[no test files\]' $(OUT)/test.log | grep -v -- '--- PASS' ; \
+	passed=$$(grep -cE '^\s*--- PASS' $(OUT)/test.log); failed=$$(grep -cE '^\s*--- FAIL' $(OUT)/test.log); \
+	skipped=$$(grep -cE '^\s*--- SKIP' $(OUT)/test.log); \
+	echo "$$passed passed, $$failed failed, $$skipped skipped"; \
+	if [ $$status -ne 0 ]; then echo "full log: $(OUT)/test.log"; grep -B2 -A30 -E '^\s*--- FAIL|^panic:' $(OUT)/test.log | head -200; fi; \
+	exit $$status
+
+test: deps lint unit
+
+# bench: the pipeline's cost per request (go test -bench), then the hosts
+# side by side under wrk.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/
+	$(GO) run ./internal/bench
+
+# demo serves the embedded demo site on 127.0.0.1:8080.
+demo:
+	$(GO) run ./cmd/anyhost serve
+
+clean:
+	rm -rf bin $(OUT)
