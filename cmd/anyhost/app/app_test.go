@@ -1,0 +1,122 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/authn/htpasswd"
+	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/testhost"
+)
+
+func TestMain(m *testing.M) { testhost.Main(m) }
+
+// run executes the real anyhost binary and returns its output and exit code.
+func run(t *testing.T, stdin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(testhost.AnyhostBinary(t), args...)
+	cmd.Dir = t.TempDir()
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	require.NoError(t, err)
+	return string(out), 0
+}
+
+func write(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	return p
+}
+
+func TestCheck(t *testing.T) {
+	good := write(t, "good.toml", "[[location]]\npath = \"/hello\"\ncontent = [\"demo.hello\"]\n")
+	out, code := run(t, "", "check", "--config", good)
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "ok")
+
+	bad := write(t, "bad.toml", "[[location]]\npath = \"/hello\"\ncontent = [\n  \"demo.hello\",\n  \"demo.nope\",\n]\n")
+	out, code = run(t, "", "check", "--config", bad)
+	assert.Equal(t, 1, code, out)
+	assert.True(t, strings.HasPrefix(out, bad+":5: "), "want FILE:LINE: first, got %q", out)
+	assert.Contains(t, out, `unknown handler "demo.nope"`)
+
+	out, code = run(t, "", "check", "--config", filepath.Join(t.TempDir(), "missing.toml"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "no such file")
+}
+
+func TestUnknownAdapterListsAvailable(t *testing.T) {
+	out, code := run(t, "", "serve", "--adapter", "iis")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, out, `unknown adapter "iis"; available: standalone`)
+}
+
+func TestList(t *testing.T) {
+	out, code := run(t, "", "list")
+	require.Equal(t, 0, code, out)
+	for _, name := range []string{"demo.hello", "demo.echo", "static", "htpasswd", "demo.users", "standalone"} {
+		assert.Contains(t, out, name)
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	out, code := run(t, "", "version")
+	assert.Equal(t, 0, code)
+	assert.True(t, strings.HasPrefix(out, "anyhost "), out)
+	for _, cmd := range []string{"serve", "check", "list", "htpasswd", "version"} {
+		out, code = run(t, "", cmd, "--help")
+		assert.Equal(t, 0, code, cmd)
+		assert.Contains(t, out, "anyhost "+cmd, cmd)
+	}
+}
+
+func TestHtpasswd(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "users")
+	out, code := run(t, "s3cret\n", "htpasswd", "--cost", "4", file, "alice")
+	require.Equal(t, 0, code, out)
+	out, code = run(t, "other\n", "htpasswd", "--cost", "4", file, "bob")
+	require.Equal(t, 0, code, out)
+	// Updating keeps one line per user.
+	out, code = run(t, "n3w\n", "htpasswd", "--cost", "4", file, "alice")
+	require.Equal(t, 0, code, out)
+
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	var lines []string
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		lines = append(lines, sc.Text())
+	}
+	assert.Len(t, lines, 2)
+	p, err := htpasswd.Load(file)
+	require.NoError(t, err)
+	ctx := context.Background()
+	res, err := p.CheckPassword(ctx, "alice", "n3w")
+	require.NoError(t, err)
+	assert.Equal(t, core.Granted, res)
+	res, _ = p.CheckPassword(ctx, "alice", "s3cret")
+	assert.Equal(t, core.Denied, res)
+	res, _ = p.CheckPassword(ctx, "bob", "other")
+	assert.Equal(t, core.Granted, res)
+
+	out, code = run(t, "", "htpasswd", file, "carol")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, out, "no password")
+	out, code = run(t, "x\n", "htpasswd", file, "bad:name")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, out, "user name")
+}
