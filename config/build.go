@@ -25,6 +25,8 @@ func (s *Site) Build() (*core.Site, error) {
 		}
 		return hs
 	}
+	postRead := build(s.SiteHandlers[core.PostReadRequest])
+	translate := build(s.SiteHandlers[core.Translate])
 	var locs []*core.Location
 	for _, l := range s.Locations {
 		loc := &core.Location{Prefix: l.Path}
@@ -44,8 +46,6 @@ func (s *Site) Build() (*core.Site, error) {
 		}
 		locs = append(locs, loc)
 	}
-	postRead := build(s.SiteHandlers[core.PostReadRequest])
-	translate := build(s.SiteHandlers[core.Translate])
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

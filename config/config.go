@@ -9,6 +9,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -191,7 +192,10 @@ func (p *parser) site(s *Site, doc map[string]any) {
 		p.known(path, t, keys...)
 		loc := Location{Pos: p.pos(path)}
 		prefix, ok := t["path"].(string)
+		_, present := t["path"]
 		switch {
+		case !ok && present:
+			p.errorf(join(path, "path"), "location path must be a string like \"/prefix\"")
 		case !ok:
 			p.errorf(path, "location needs path = \"/prefix\"")
 		case !strings.HasPrefix(prefix, "/"):
@@ -405,6 +409,9 @@ func ParseSize(s string) (int64, error) {
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("%q is not a size: bytes, or a number with KiB, MiB or GiB", s)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size: too large", s)
 	}
 	return n * mult, nil
 }

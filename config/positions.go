@@ -48,14 +48,22 @@ func indexLines(data []byte) lines {
 			n := it.Node()
 			keys = append(keys, string(n.Data))
 			if ln == 0 {
-				ln = line(n.Data, 0)
+				if n.Raw.Length > 0 {
+					ln = p.Shape(n.Raw).Start.Line
+				} else {
+					ln = line(n.Data, 0)
+				}
 			}
 		}
 		return keys, ln
 	}
 	var value func(path string, n *unstable.Node, ln int)
 	value = func(path string, n *unstable.Node, ln int) {
-		ln = line(n.Data, ln)
+		if n.Raw.Length > 0 {
+			ln = p.Shape(n.Raw).Start.Line
+		} else {
+			ln = line(n.Data, ln)
+		}
 		ix[path] = ln
 		switch n.Kind {
 		case unstable.Array:

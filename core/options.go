@@ -30,6 +30,10 @@ func (o Options) Check(known ...string) error {
 			bad = append(bad, k)
 		}
 	}
+	if len(bad) > 0 && len(known) == 0 {
+		slices.Sort(bad)
+		return fmt.Errorf("unknown option %s (this takes no options)", strings.Join(bad, ", "))
+	}
 	if len(bad) > 0 {
 		slices.Sort(bad)
 		return fmt.Errorf("unknown option %s (known: %s)", strings.Join(bad, ", "), strings.Join(known, ", "))
