@@ -310,6 +310,15 @@ var Cases = []Case{
 		assert.Contains(t, []int{http.StatusNotFound, http.StatusBadRequest}, r.Status)
 		assert.NotContains(t, string(r.Body), "root:")
 	}},
+	{"encoded slash", func(t *testing.T, tg Target) {
+		// Hosts either decode %2F before matching (then auth applies) or
+		// refuse it (Apache's AllowEncodedSlashes Off: 404); never a way
+		// around a location.
+		r := Raw(t, tg.Addr, "GET /private%2Fx HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		assert.Contains(t, []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusBadRequest}, r.Status)
+		r = Raw(t, tg.Addr, "GET /hello%2F..%2Fprivate%2F HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		assert.Contains(t, []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusBadRequest}, r.Status)
+	}},
 	{"oversized headers", func(t *testing.T, tg Target) {
 		// Hosts answer 431 (net/http) or 400 (Apache, nginx): both refuse.
 		r := Raw(t, tg.Addr, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 200<<10)+"\r\nConnection: close\r\n\r\n")
