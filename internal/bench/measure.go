@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// RunResult is one measured wrk run against one target.
+type RunResult struct {
+	Round int       `json:"round"`
+	Start time.Time `json:"start"`
+	// Error is set when the run produced no usable numbers (wrk failed, the
+	// server was gone, ...). HTTP errors seen by wrk are in Wrk instead.
+	Error     string     `json:"error,omitempty"`
+	Wrk       *WrkResult `json:"wrk,omitempty"`
+	WrkOutput string     `json:"wrk_output"`
+	WrkStderr string     `json:"wrk_stderr,omitempty"`
+
+	// Server side, over the measured run: the target's processes and descendants.
+	CPUValid         bool    `json:"cpu_valid"` // false if the process tree changed so that the delta is meaningless
+	CPUTicks         int64   `json:"cpu_ticks"` // utime+stime(+reaped children), in 1/ClkTck s
+	CPUUsPerReq      float64 `json:"cpu_us_per_req"`
+	CtxVoluntary     int64   `json:"ctx_voluntary"`
+	CtxNonvoluntary  int64   `json:"ctx_nonvoluntary"`
+	CtxPerReq        float64 `json:"ctx_switches_per_req"`
+	PIDsBefore       []int   `json:"pids_before"`
+	PIDsAfter        []int   `json:"pids_after"`
+	ThreadsAfter     int     `json:"threads_after"`
+	ServerCPUUtilPct float64 `json:"server_cpu_util_pct"`     // server CPU time / wall time of the run, in % of one core
+	WrkCPUUsPerReq   float64 `json:"wrk_cpu_us_per_req"`      // the load generator's own CPU, for context
+	WallSeconds      float64 `json:"wall_seconds"`            // measured wrk run, fork to exit
+	WarmupRequests   int64   `json:"warmup_requests"`         // requests in the uncounted warm-up run
+	WarmupErrors     string  `json:"warmup_errors,omitempty"` // HTTP errors during warm-up (not counted)
+}
+
+// ok reports whether the run produced numbers.
+func (r *RunResult) ok() bool { return r.Error == "" && r.Wrk != nil }
+
+func (r *RunResult) oneLine() string {
+	if !r.ok() {
+		return "FAILED: " + firstLine(r.Error)
+	}
+	s := fmt.Sprintf("%8.0f req/s  p99 %-9s", r.Wrk.RequestsPerSec, fmtLatency(r.Wrk.P99()))
+	if r.CPUValid {
+		s += fmt.Sprintf("  CPU %6.1f us/req  ctx %5.2f/req  (server at %.0f%% of a core)", r.CPUUsPerReq, r.CtxPerReq, r.ServerCPUUtilPct)
+	} else {
+		s += "  CPU n/a (process tree changed)"
+	}
+	if r.Wrk.Errors() {
+		s += "  !!! ERRORS: " + r.Wrk.errorText()
+	}
+	return s
+}
+
+// measure runs the (uncounted) warm-up and then the measured wrk run against
+// r, sampling the server's counters around the measured run.
+func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
+	rr := RunResult{Round: round}
+	if cfg.Warmup > 0 {
+		out, _, _, err := runWrk(ctx, cfg, cfg.Warmup, r.URL)
+		if ctx.Err() != nil {
+			return rr
+		}
+		if w, perr := ParseWrk(out); perr == nil {
+			rr.WarmupRequests = w.Requests
+			if w.Errors() {
+				rr.WarmupErrors = w.errorText()
+			}
+		} else if err != nil {
+			rr.Error = fmt.Sprintf("warm-up: %v", err)
+			return rr
+		}
+	}
+
+	roots := r.PIDs()
+	if len(roots) == 0 {
+		rr.Error = "server not running (PIDs() is empty) before the run"
+		return rr
+	}
+	before := sampleTree(roots)
+	rr.Start = time.Now()
+	out, stderr, wrkCPU, err := runWrk(ctx, cfg, cfg.Duration, r.URL)
+	wall := time.Since(rr.Start)
+	after := sampleTree(r.PIDs())
+	if ctx.Err() != nil {
+		return rr
+	}
+	rr.WrkOutput, rr.WrkStderr, rr.WallSeconds = out, stderr, wall.Seconds()
+	rr.PIDsBefore, rr.PIDsAfter, rr.ThreadsAfter = before.PIDs, after.PIDs, after.Threads
+
+	w, perr := ParseWrk(out)
+	if perr != nil {
+		rr.Error = fmt.Sprintf("wrk: %v; parse: %v; stderr: %s", err, perr, strings.TrimSpace(stderr))
+		return rr
+	}
+	rr.Wrk = w
+	if w.Requests == 0 {
+		rr.Error = "wrk completed 0 requests"
+		return rr
+	}
+	if len(after.PIDs) == 0 {
+		rr.Error = "server not running after the run (it died under load?)"
+		return rr
+	}
+	n := float64(w.Requests)
+	rr.WrkCPUUsPerReq = float64(wrkCPU.Microseconds()) / n
+
+	rr.CPUTicks = int64(after.Ticks) - int64(before.Ticks)
+	rr.CtxVoluntary = int64(after.CtxVoluntary) - int64(before.CtxVoluntary)
+	rr.CtxNonvoluntary = int64(after.CtxNonvoluntary) - int64(before.CtxNonvoluntary)
+	rr.CPUValid = rr.CPUTicks >= 0 && rr.CtxVoluntary >= 0 && rr.CtxNonvoluntary >= 0
+	if rr.CPUValid {
+		usPerTick := 1e6 / float64(cfg.ClkTck)
+		rr.CPUUsPerReq = float64(rr.CPUTicks) * usPerTick / n
+		rr.CtxPerReq = float64(rr.CtxVoluntary+rr.CtxNonvoluntary) / n
+		rr.ServerCPUUtilPct = 100 * float64(rr.CPUTicks) * usPerTick / float64(wall.Microseconds())
+	}
+	return rr
+}
+
+// runWrk runs one wrk load and returns its stdout, stderr and its own CPU time.
+func runWrk(ctx context.Context, cfg config, d time.Duration, url string) (stdout, stderr string, cpu time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cfg.WrkPath, wrkArgs(cfg.Threads, cfg.Connections, d, url)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			cpu = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
+		}
+	}
+	return o.String(), e.String(), cpu, err
+}
+
+// checkOnce describes one GET of url, for the start-up log and the JSON.
+func checkOnce(ctx context.Context, url string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err.Error()
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "GET failed: " + err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	s := fmt.Sprintf("%s, %d bytes, Content-Type %q", resp.Status, len(body), resp.Header.Get("Content-Type"))
+	if len(body) <= 64 {
+		s += fmt.Sprintf(", body %q", body)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 399 {
+		s = "!!! " + s
+	}
+	return s
+}
+
+func fmtLatency(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dus", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

@@ -1,0 +1,36 @@
+package main
+
+// targets is the benchmark table. Rows run in this order within each round;
+// groups are printed in order of their first row. Each group needs exactly
+// one Baseline row.
+func targets() []Target {
+	bareHello := GoServer("./internal/bench/barehello", "barehello",
+		func(addr string) []string { return []string{"--listen", addr} }, "/hello")
+
+	return []Target{
+		{
+			Name:     "net/http bare hello",
+			Group:    "standalone",
+			Baseline: true,
+			Notes:    "net/http with one HandlerFunc (internal/bench/barehello): the floor for any Go server",
+			Start:    bareHello,
+		},
+		{
+			Name:  "anyhost standalone /hello",
+			Group: "standalone",
+			Notes: "the product: anyhost serve --listen ADDR --log-level warn",
+			Start: GoServer("./cmd/anyhost", "anyhost", func(addr string) []string {
+				return []string{"serve", "--listen", addr, "--log-level", "warn"}
+			}, "/hello"),
+		},
+		{
+			// A/A control: a second, identical barehello process. Its ratios
+			// to the baseline show how much of a difference is just noise.
+			Name:  "net/http bare hello (A/A control)",
+			Group: "standalone",
+			OptIn: true,
+			Notes: "a second barehello process; its ratios to the baseline are the run's noise",
+			Start: bareHello,
+		},
+	}
+}
