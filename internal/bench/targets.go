@@ -16,11 +16,26 @@ func targets() []Target {
 			Start:    bareHello,
 		},
 		{
+			Name:  "net/http bare hello + timeouts",
+			Group: "standalone",
+			Notes: "barehello with anyhost's default read/idle timeouts and header limit: what those alone cost",
+			Start: GoServer("./internal/bench/barehello", "barehello",
+				func(addr string) []string { return []string{"--listen", addr, "--timeouts"} }, "/hello"),
+		},
+		{
 			Name:  "anyhost standalone /hello",
 			Group: "standalone",
-			Notes: "the product: anyhost serve --listen ADDR --log-level warn",
+			Notes: "the product: anyhost serve --listen ADDR --log-level warn (no access log lines)",
 			Start: GoServer("./cmd/anyhost", "anyhost", func(addr string) []string {
 				return []string{"serve", "--listen", addr, "--log-level", "warn"}
+			}, "/hello"),
+		},
+		{
+			Name:  "anyhost standalone /hello, access log",
+			Group: "standalone",
+			Notes: "anyhost serve with its defaults: one JSON access log line per request to stderr (a file here)",
+			Start: GoServer("./cmd/anyhost", "anyhost", func(addr string) []string {
+				return []string{"serve", "--listen", addr, "--log-format", "json"}
 			}, "/hello"),
 		},
 		{

@@ -7,10 +7,12 @@ import (
 	"flag"
 	"log"
 	"net/http"
+	"time"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on")
+	timeouts := flag.Bool("timeouts", false, "set anyhost's default server timeouts and header limit, to attribute their cost")
 	flag.Parse()
 
 	body := []byte("Hello!")
@@ -20,5 +22,13 @@ func main() {
 		_, _ = w.Write(body)
 	})
 	log.Printf("barehello listening on %s", *listen)
-	log.Fatal(http.ListenAndServe(*listen, mux))
+	srv := &http.Server{Addr: *listen, Handler: mux}
+	if *timeouts {
+		// The same values core.Limits.WithDefaults gives anyhost.
+		srv.ReadHeaderTimeout = 10 * time.Second
+		srv.ReadTimeout = 60 * time.Second
+		srv.IdleTimeout = 120 * time.Second
+		srv.MaxHeaderBytes = 64 << 10
+	}
+	log.Fatal(srv.ListenAndServe())
 }
