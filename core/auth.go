@@ -24,7 +24,15 @@ const (
 )
 
 func (a AuthResult) String() string {
-	return [...]string{"denied", "granted", "user-not-found"}[a]
+	switch a {
+	case Denied:
+		return "denied"
+	case Granted:
+		return "granted"
+	case UserNotFound:
+		return "user-not-found"
+	}
+	return fmt.Sprintf("AuthResult(%d)", int(a))
 }
 
 // PasswordProvider checks a user name and password, the counterpart of an

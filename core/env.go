@@ -12,6 +12,10 @@ import (
 // variables; on Apache they reach subprocess_env.
 func (r *Request) Env() map[string]string {
 	if r.env != nil {
+		if r.User != "" {
+			// Authn may have run since the environment was made.
+			r.env["REMOTE_USER"], r.env["AUTH_TYPE"] = r.User, r.AuthType
+		}
 		return r.env
 	}
 	e := map[string]string{
@@ -47,8 +51,8 @@ func (r *Request) Env() map[string]string {
 		switch k {
 		case "Content-Type":
 			e["CONTENT_TYPE"] = strings.Join(v, ", ")
-		case "Content-Length", "Authorization", "Proxy":
-			// Authorization stays out as CGI servers keep it out;
+		case "Content-Length", "Authorization", "Proxy-Authorization", "Proxy":
+			// Credentials stay out as Apache keeps them out of CGI;
 			// Proxy is httpoxy (CVE-2016-5385).
 		default:
 			e["HTTP_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = strings.Join(v, ", ")

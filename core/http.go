@@ -62,7 +62,10 @@ func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter strin
 		return r
 	}
 	if req.Body != nil && req.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, req.Body, limits.MaxBody)
+		// The *http.Request view must carry the limit too, or an
+		// http.Handler run as content could read past it.
+		req.Body = http.MaxBytesReader(w, req.Body, limits.MaxBody)
+		r.Body = req.Body
 	}
 	s.Serve(r)
 	return r
@@ -146,6 +149,10 @@ func (v responseView) WriteHeader(code int) {
 }
 func (v responseView) Flush() { _ = v.r.Flush() }
 
+// Unwrap lets http.NewResponseController reach the host's writer for
+// deadlines and full duplex.
+func (v responseView) Unwrap() http.ResponseWriter { return v.r.w }
+
 // StatusForError maps an error from reading the request body to the status
 // to answer with: 413 past the body limit, 400 for a client that sent a
 // broken body, 500 otherwise.
@@ -154,7 +161,8 @@ func StatusForError(err error) Status {
 	switch {
 	case errors.As(err, &tooLarge), errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "malformed chunked"):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, http.ErrLineTooLong),
+		strings.Contains(err.Error(), "chunk"): // net/http's chunked-reader errors are unexported
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

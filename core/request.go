@@ -220,7 +220,13 @@ func (r *Request) sendError(status int) {
 	if r.started {
 		return
 	}
+	// Like Apache, keep Location for redirects and 201: a handler that
+	// returns 302 after setting it means a redirect.
+	location := r.ResponseHeader.Get("Location")
 	clear(r.ResponseHeader)
+	if location != "" && (status/100 == 3 || status == http.StatusCreated) {
+		r.ResponseHeader.Set("Location", location)
+	}
 	r.Status = status
 	r.ResponseHeader.Set("Content-Type", "text/plain; charset=utf-8")
 	r.ResponseHeader.Set("X-Content-Type-Options", "nosniff")

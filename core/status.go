@@ -37,7 +37,10 @@ func (s Status) String() string {
 		return "DONE"
 	}
 	if s.IsHTTP() {
-		return strconv.Itoa(int(s)) + " " + http.StatusText(int(s))
+		if text := http.StatusText(int(s)); text != "" {
+			return strconv.Itoa(int(s)) + " " + text
+		}
+		return strconv.Itoa(int(s))
 	}
 	return "Status(" + strconv.Itoa(int(s)) + ")"
 }
