@@ -11,6 +11,9 @@ import (
 // others it is derived from the request once, on first use. Handlers may add
 // variables; on Apache they reach subprocess_env.
 func (r *Request) Env() map[string]string {
+	if r.env == nil && r.envLoader != nil {
+		r.env = r.envLoader()
+	}
 	if r.env != nil {
 		if r.User != "" {
 			// Authn may have run since the environment was made.
@@ -64,3 +67,11 @@ func (r *Request) Env() map[string]string {
 
 // SetEnv installs the environment a host received with the request.
 func (r *Request) SetEnv(env map[string]string) { r.env = env }
+
+// SetEnvLoader installs a function that fetches the environment on first
+// use, for hosts where fetching it costs a call into the server (Apache).
+func (r *Request) SetEnvLoader(load func() map[string]string) { r.envLoader = load }
+
+// EnvLoaded returns the environment if a handler has asked for it, else nil:
+// hosts send back only what handlers may have changed.
+func (r *Request) EnvLoaded() map[string]string { return r.env }

@@ -46,7 +46,8 @@ type Request struct {
 	// RemoteAddr is the client address, "ip:port", or "ip" where the host
 	// does not know the port.
 	RemoteAddr string
-	// Header holds the request headers.
+	// Header holds the request headers, except Host (see Host), as
+	// net/http presents them.
 	Header http.Header
 	// Body is the request body; never nil (empty for no body). Reading past
 	// the site's body limit fails with an error for which StatusForError
@@ -78,6 +79,7 @@ type Request struct {
 	errHeader http.Header
 	notes     map[string]string
 	env       map[string]string
+	envLoader func() map[string]string
 	phase     Phase
 	ctx       context.Context
 	log       *zerolog.Logger

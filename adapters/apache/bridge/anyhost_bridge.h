@@ -81,7 +81,8 @@ typedef struct {
  */
 /* The bridge version the library was built with. */
 typedef int (*ah_version_fn)(void);
-/* Builds every handler of the spec table (uint32 count, then per spec:
+/* Builds every handler of the spec table (string server_root, against
+ * which relative paths in options resolve; uint32 count, then per spec:
  * uint32 id, uint32 kind, uint32 phase, string name, uint32 n, n option
  * string pairs). For an AnyhostSite, *site_phases gets a bit per phase the
  * site has handlers on. Returns 0, or -1 with a message in errbuf. */

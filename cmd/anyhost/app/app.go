@@ -10,10 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	// Built-ins, registered from init().
-	_ "github.com/anyhost/anyhost/authn/htpasswd"
-	_ "github.com/anyhost/anyhost/handlers/demo"
-	_ "github.com/anyhost/anyhost/handlers/static"
+	_ "github.com/anyhost/anyhost/builtin" // registers from init()
 )
 
 // Main runs the CLI with os.Args and exits with its status.
@@ -34,6 +31,7 @@ func New() *cli.App {
 			checkCommand(),
 			listCommand(),
 			htpasswdCommand(),
+			apacheCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

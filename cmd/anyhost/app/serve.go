@@ -14,9 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/anyhost/anyhost/adapters/standalone"
-	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
-	"github.com/anyhost/anyhost/handlers/demo"
 )
 
 // adapter runs a site on one kind of host until ctx ends.
@@ -78,14 +76,7 @@ func serveCommand() *cli.Command {
 
 // loadSite reads the site file, or the embedded demo site for "".
 func loadSite(path string) (*core.Site, error) {
-	var s *config.Site
-	var err error
-	if path == "" {
-		wd, _ := os.Getwd()
-		s, err = config.Parse("demo site (embedded)", wd, demo.SiteTOML)
-	} else {
-		s, err = config.Load(path)
-	}
+	s, err := loadSiteFile(path)
 	if err != nil {
 		return nil, err
 	}

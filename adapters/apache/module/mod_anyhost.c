@@ -19,6 +19,7 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_script.h"
@@ -47,6 +48,7 @@ static apr_hash_t *provider_names;
 static int site_spec = -1;            /* AnyhostSite spec id */
 static int dir_specs;                 /* handler specs outside [site] phases */
 static int go_max_procs;              /* AnyhostGoMaxProcs */
+static const char *relative_to;       /* AnyhostRelativeTo, default ServerRoot */
 
 /* ---- child state: set once in child_init ---- */
 
@@ -163,6 +165,15 @@ static const char *cmd_gomaxprocs(cmd_parms *cmd, void *dummy, const char *arg)
     go_max_procs = atoi(arg);
     if (go_max_procs < 0)
         return "AnyhostGoMaxProcs must be 0 (Go's default) or more";
+    return NULL;
+}
+
+static const char *cmd_relative_to(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err)
+        return err;
+    relative_to = ap_server_root_relative(cmd->pool, arg);
     return NULL;
 }
 
@@ -288,6 +299,8 @@ static const command_rec ah_cmds[] = {
                   "the Go handler library built by `anyhost apache build`"),
     AP_INIT_TAKE1("AnyhostGoMaxProcs", cmd_gomaxprocs, NULL, RSRC_CONF,
                   "GOMAXPROCS for the Go runtime in each child (0: Go's default)"),
+    AP_INIT_TAKE1("AnyhostRelativeTo", cmd_relative_to, NULL, RSRC_CONF,
+                  "directory relative paths in handler and provider options resolve against (default ServerRoot)"),
     AP_INIT_TAKE1("AnyhostSite", cmd_site, NULL, RSRC_CONF,
                   "serve a whole anyhost site file (locations, handlers, auth) from Go"),
     AP_INIT_TAKE_ARGV("AnyhostAuthnProvider", cmd_authn_provider, NULL, RSRC_CONF,
@@ -562,7 +575,8 @@ static const ah_host host_api = {
 
 static const char *pack_specs(apr_pool_t *p, long *len)
 {
-    apr_size_t size = 4;
+    const char *base = relative_to ? relative_to : ap_server_root;
+    apr_size_t size = 8 + strlen(base);
     int i, j;
     packer w;
     char *buf;
@@ -574,6 +588,7 @@ static const char *pack_specs(apr_pool_t *p, long *len)
     }
     buf = apr_palloc(p, size);
     w.p = buf;
+    put_cstr(&w, base);
     put_u32(&w, specs->nelts);
     for (i = 0; i < specs->nelts; i++) {
         ah_spec *s = &APR_ARRAY_IDX(specs, i, ah_spec);
@@ -868,6 +883,7 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     site_spec = -1;
     dir_specs = 0;
     go_max_procs = 0;
+    relative_to = NULL;
     return OK;
 }
 

@@ -1,0 +1,215 @@
+// Package bridge is the Go side of mod_anyhost: the functions the C module
+// calls in each Apache child. Only the package main that `anyhost apache
+// build` generates imports it, so nothing else needs cgo or Apache.
+//
+// Every export recovers panics: one escaping into C would kill the child and
+// every request on it.
+package bridge
+
+/*
+#include <stdint.h>
+#include "anyhost_bridge.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/anyhost/anyhost/adapters/apache/wire"
+	"github.com/anyhost/anyhost/core"
+)
+
+// BridgeVersion must equal ANYHOST_BRIDGE_VERSION in anyhost_bridge.h.
+const BridgeVersion = C.ANYHOST_BRIDGE_VERSION
+
+// loaded is the library anyhost_init built; set once per child. It is the
+// one package-level variable: C calls in with nothing else to hold it.
+var loaded atomic.Pointer[library]
+
+//export anyhost_bridge_version
+func anyhost_bridge_version() C.int { return BridgeVersion }
+
+//export anyhost_init
+func anyhost_init(h *C.ah_host, cVersion C.int, specs *C.char, n C.long, gomaxprocs C.int,
+	sitePhases *C.int, errbuf *C.char, errlen C.long) (rc C.int) {
+	fail := func(err error) C.int {
+		msg := []byte(err.Error())
+		buf := unsafe.Slice((*byte)(unsafe.Pointer(errbuf)), int(errlen))
+		m := copy(buf[:len(buf)-1], msg)
+		buf[m] = 0
+		return -1
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			rc = fail(fmt.Errorf("panic while building handlers: %v\n%s", v, debug.Stack()))
+		}
+	}()
+	if cVersion != BridgeVersion || h.version != BridgeVersion {
+		return fail(fmt.Errorf("mod_anyhost speaks bridge version %d, this library %d: rebuild both with one anyhost", int(cVersion), BridgeVersion))
+	}
+	root, sp, err := wire.ReadSpecs(unsafe.Slice((*byte)(unsafe.Pointer(specs)), int(n)))
+	if err != nil {
+		return fail(err)
+	}
+	setMaxProcs(int(gomaxprocs))
+	lib, mask, err := newLibrary(host{h}, sp, root)
+	if err != nil {
+		return fail(err)
+	}
+	*sitePhases = C.int(mask)
+	loaded.Store(lib)
+	return 0
+}
+
+// acquire returns the request's state: the one C holds a handle to, or a
+// pooled one.
+func (lib *library) acquire(handle C.uintptr_t) *reqState {
+	if handle != 0 {
+		if st := lib.slots.get(uintptr(handle)); st != nil {
+			return st
+		}
+	}
+	return lib.pool.Get().(*reqState)
+}
+
+// keep gives C a handle to st (if it has none) or, when this was the last
+// phase running Go, drops st.
+func (lib *library) keep(st *reqState, handle *C.uintptr_t, last bool) {
+	if last {
+		if st.handle != 0 {
+			lib.slots.drop(st.handle)
+		}
+		*handle = 0
+		st.reset()
+		lib.pool.Put(st)
+		return
+	}
+	if st.handle == 0 {
+		st.handle = lib.slots.put(st)
+	}
+	*handle = C.uintptr_t(st.handle)
+}
+
+func panicked(st *reqState, v any) {
+	msg := fmt.Sprintf("anyhost bridge panic: %v\n%s", v, debug.Stack())
+	if st != nil && st.r != nil {
+		st.lib.host.log(st.r, 3, []byte(msg))
+		return
+	}
+	fmt.Fprintln(os.Stderr, msg)
+}
+
+func bytesOf(p *C.char, n C.long) []byte {
+	if p == nil || n <= 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+}
+
+//export anyhost_run
+func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, last C.int,
+	req *C.char, reqlen C.long, state *C.uintptr_t, out *C.char, outcap C.long, outlen *C.long) (rc C.int) {
+	lib := loaded.Load()
+	var st *reqState
+	*outlen = 0
+	defer func() {
+		if v := recover(); v != nil {
+			panicked(st, v)
+			if st != nil && st.handle != 0 {
+				lib.slots.drop(st.handle)
+			}
+			*state = 0 // never reuse a state a panic left half-done
+			rc = http.StatusInternalServerError
+		}
+	}()
+	st = lib.acquire(*state)
+	if err := st.fill(r, bytesOf(req, reqlen)); err != nil {
+		st.req.Log().Error().Err(err).Msg("bridge: bad request record")
+		lib.keep(st, state, true)
+		return http.StatusInternalServerError
+	}
+	p := core.Phase(phase)
+	status := lib.runPhase(st, p, unsafe.Slice((*int32)(unsafe.Pointer(ids)), int(n)))
+	content := p == core.Content
+	if content && (status == core.OK || status == core.Done) && !st.req.ResponseStarted() {
+		st.req.Write(nil) // an empty 200 (or the status set) still goes out from here
+	}
+	rec := st.finish(content)
+	if len(rec) <= int(outcap) {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outcap)), rec)
+		*outlen = C.long(len(rec))
+	} else if lib.host.send(r, rec, false) != 0 {
+		st.req.Log().Debug().Msg("client went away")
+	}
+	lib.keep(st, state, last != 0)
+	return C.int(status)
+}
+
+//export anyhost_check_password
+func anyhost_check_password(r unsafe.Pointer, id C.int, user *C.char, ulen C.long, pass *C.char, plen C.long,
+	req *C.char, reqlen C.long, state *C.uintptr_t) (rc C.int) {
+	lib := loaded.Load()
+	var st *reqState
+	defer func() {
+		if v := recover(); v != nil {
+			panicked(st, v)
+			*state = 0
+			rc = 4 // AUTH_GENERAL_ERROR
+		}
+	}()
+	st = lib.acquire(*state)
+	if err := st.fill(r, bytesOf(req, reqlen)); err != nil {
+		lib.keep(st, state, true)
+		return 4
+	}
+	// Copies: the password must not be kept as a view of Apache's memory,
+	// and neither may outlive the call in a provider's cache.
+	rc = C.int(lib.checkPassword(st, uint32(id), string(bytesOf(user, ulen)), string(bytesOf(pass, plen))))
+	// Keep the identity (groups) for `Require anyhost group ...`.
+	lib.keep(st, state, rc != 1)
+	return rc
+}
+
+//export anyhost_authz
+func anyhost_authz(r unsafe.Pointer, rule *C.char, rlen C.long, req *C.char, reqlen C.long, state *C.uintptr_t) (rc C.int) {
+	lib := loaded.Load()
+	var st *reqState
+	defer func() {
+		if v := recover(); v != nil {
+			panicked(st, v)
+			*state = 0
+			rc = 3 // AUTHZ_GENERAL_ERROR
+		}
+	}()
+	had := *state != 0
+	st = lib.acquire(*state)
+	if err := st.fill(r, bytesOf(req, reqlen)); err != nil {
+		lib.keep(st, state, !had)
+		return 3
+	}
+	rc = C.int(lib.authorize(st, unsafe.String((*byte)(unsafe.Pointer(rule)), int(rlen))))
+	lib.keep(st, state, !had)
+	return rc
+}
+
+//export anyhost_release
+func anyhost_release(state C.uintptr_t) {
+	lib := loaded.Load()
+	defer func() {
+		if v := recover(); v != nil {
+			panicked(nil, v)
+		}
+	}()
+	if lib == nil || state == 0 {
+		return
+	}
+	if st := lib.slots.drop(uintptr(state)); st != nil {
+		st.reset()
+		lib.pool.Put(st)
+	}
+}

@@ -1,0 +1,253 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/anyhost/anyhost/adapters/apache/wire"
+	"github.com/anyhost/anyhost/config"
+	"github.com/anyhost/anyhost/core"
+)
+
+// library is everything anyhost_init built for this Apache child: one
+// handler per spec id, provider chains, and the site for AnyhostSite.
+type library struct {
+	host     host
+	handlers []core.Handler
+	chains   map[uint32][]core.PasswordProvider
+	site     *core.Site
+	slots    slots
+	pool     sync.Pool
+	rules    sync.Map // require line -> core.Require
+}
+
+func newLibrary(h host, specs []wire.Spec, serverRoot string) (*library, int, error) {
+	lib := &library{host: h, chains: map[uint32][]core.PasswordProvider{}}
+	lib.pool.New = func() any { return newState(lib) }
+	var errs []error
+	sitePhases := 0
+	for _, s := range specs {
+		if int(s.ID) >= len(lib.handlers) {
+			lib.handlers = append(lib.handlers, make([]core.Handler, int(s.ID)+1-len(lib.handlers))...)
+		}
+		switch s.Kind {
+		case wire.SpecHandler:
+			o := core.Options{Values: map[string]string{}, Dir: serverRoot}
+			for _, kv := range s.Options {
+				o.Values[kv[0]] = kv[1]
+			}
+			h, err := core.NewHandler(s.Name, o)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", directive(core.Phase(s.Phase)), s.Name, err))
+				continue
+			}
+			lib.handlers[s.ID] = h
+		case wire.SpecProvider:
+			for _, kv := range s.Options {
+				p, err := newProvider(kv[1], serverRoot)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("AnyhostAuthnProvider %s: %w", s.Name, err))
+					continue
+				}
+				lib.chains[s.ID] = append(lib.chains[s.ID], p)
+			}
+		case wire.SpecSite:
+			site, err := loadSite(s.Name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("AnyhostSite: %w", err))
+				continue
+			}
+			lib.site = site
+			sitePhases = phaseMask(site)
+		default:
+			errs = append(errs, fmt.Errorf("spec %d: unknown kind %d", s.ID, s.Kind))
+		}
+	}
+	return lib, sitePhases, errors.Join(errs...)
+}
+
+func directive(p core.Phase) string {
+	return [...]string{"AnyhostPostReadRequestHandler", "AnyhostTransHandler", "AnyhostHeaderParserHandler",
+		"AnyhostAccessHandler", "AnyhostAuthnHandler", "AnyhostAuthzHandler", "AnyhostFixupHandler",
+		"AnyhostHandler", "AnyhostLogHandler"}[p]
+}
+
+// newProvider builds "name" or "name?key=value&key=value".
+func newProvider(ref, dir string) (core.PasswordProvider, error) {
+	name, query, _ := strings.Cut(ref, "?")
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, fmt.Errorf("%s: options %q: %w", name, query, err)
+	}
+	o := core.Options{Values: map[string]string{}, Dir: dir}
+	for k, v := range vals {
+		o.Values[k] = v[len(v)-1]
+	}
+	return core.NewProvider(name, o)
+}
+
+func loadSite(path string) (*core.Site, error) {
+	s, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return s.Build()
+}
+
+// phaseMask has a bit for each phase the site runs Go on. Under
+// AnyhostSite the site's access, authn and authz phases all run from
+// Apache's access hook, so they set the access bit.
+func phaseMask(s *core.Site) int {
+	mask := 0
+	if len(s.PostReadRequest) > 0 {
+		mask |= 1 << core.PostReadRequest
+	}
+	if len(s.Translate) > 0 {
+		mask |= 1 << core.Translate
+	}
+	for _, l := range s.Locations() {
+		for p, hs := range l.Handlers {
+			if len(hs) == 0 || core.Phase(p).SiteOnly() {
+				continue
+			}
+			switch core.Phase(p) {
+			case core.Authn, core.Authz:
+				mask |= 1 << core.Access
+			default:
+				mask |= 1 << p
+			}
+		}
+	}
+	return mask
+}
+
+func setMaxProcs(n int) {
+	if n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
+}
+
+// runPhase runs one Apache phase for st: the handlers given by id, or the
+// site's for this phase.
+func (lib *library) runPhase(st *reqState, phase core.Phase, ids []int32) core.Status {
+	r := &st.req
+	if lib.site != nil {
+		return lib.runSite(st, phase)
+	}
+	st.handlers = st.handlers[:0]
+	for _, id := range ids {
+		if int(id) < 0 || int(id) >= len(lib.handlers) || lib.handlers[id] == nil {
+			r.Log().Error().Int32("id", id).Msg("bridge: no handler with this number")
+			return http.StatusInternalServerError
+		}
+		st.handlers = append(st.handlers, lib.handlers[id])
+	}
+	st2 := core.RunPhase(phase, st.handlers, r)
+	return st2
+}
+
+func (lib *library) runSite(st *reqState, phase core.Phase) core.Status {
+	r := &st.req
+	s := lib.site
+	switch phase {
+	case core.PostReadRequest:
+		return core.RunPhase(phase, s.PostReadRequest, r)
+	case core.Translate:
+		return core.RunPhase(phase, s.Translate, r)
+	case core.Access:
+		loc := s.Match(r.Path)
+		outcome := core.Declined
+		for _, p := range []core.Phase{core.Access, core.Authn, core.Authz} {
+			st := core.RunPhase(p, loc.Handlers[p], r)
+			if st != core.OK && st != core.Declined {
+				return st
+			}
+			if st == core.OK {
+				outcome = core.OK
+			}
+		}
+		return outcome
+	case core.Authn, core.Authz:
+		return core.Declined
+	}
+	return core.RunPhase(phase, s.Match(r.Path).Handlers[phase], r)
+}
+
+// checkPassword runs a provider chain as Apache's authn providers chain:
+// user-not-found falls through, denied stops.
+func (lib *library) checkPassword(st *reqState, id uint32, user, pass string) int {
+	const (
+		authDenied       = 0
+		authGranted      = 1
+		authUserNotFound = 3
+		authError        = 4
+	)
+	r := &st.req
+	chain, ok := lib.chains[id]
+	if !ok {
+		r.Log().Error().Uint32("id", id).Msg("bridge: no provider chain with this number")
+		return authError
+	}
+	for i, p := range chain {
+		res, err := p.CheckPassword(r.Context(), user, pass)
+		if err != nil {
+			r.Log().Error().Err(err).Int("provider", i+1).Msg("authentication back end failed")
+			return authError
+		}
+		switch res {
+		case core.Granted:
+			id := &core.Identity{User: user, AuthType: "Basic"}
+			if gl, ok := p.(core.GroupLister); ok {
+				if id.Groups, err = gl.Groups(r.Context(), user); err != nil {
+					r.Log().Error().Err(err).Msg("listing groups failed")
+					return authError
+				}
+			}
+			r.Identity = id
+			return authGranted
+		case core.Denied:
+			return authDenied
+		}
+	}
+	return authUserNotFound
+}
+
+// authorize evaluates a `Require anyhost RULE` line.
+func (lib *library) authorize(st *reqState, line string) int {
+	const (
+		authzDenied       = 0
+		authzGranted      = 1
+		authzError        = 3
+		authzDeniedNoUser = 4
+	)
+	r := &st.req
+	if r.User == "" {
+		return authzDeniedNoUser
+	}
+	rq, ok := lib.rules.Load(line)
+	if !ok {
+		parsed, err := core.ParseRequire(line)
+		if err != nil {
+			r.Log().Error().Err(err).Str("require", line).Msg("Require anyhost")
+			return authzError
+		}
+		rq, _ = lib.rules.LoadOrStore(strings.Clone(line), parsed)
+	}
+	if r.Identity != nil && r.Identity.User != r.User {
+		r.Identity = nil // established for another user: not ours to use
+	}
+	granted, err := rq.(core.Require).Authorize(r)
+	if err != nil {
+		r.Log().Error().Err(err).Msg("authorization back end failed")
+		return authzError
+	}
+	if granted {
+		return authzGranted
+	}
+	return authzDenied
+}

@@ -1,0 +1,385 @@
+package bridge
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"github.com/rs/zerolog"
+
+	"github.com/anyhost/anyhost/adapters/apache/wire"
+	"github.com/anyhost/anyhost/core"
+)
+
+// reqState is what Go keeps for one Apache request across the phases that
+// run Go. It is pooled: a request that runs Go in one phase only borrows it
+// for that call and allocates nothing.
+type reqState struct {
+	lib    *library
+	r      unsafe.Pointer // request_rec, never dereferenced here
+	handle uintptr        // slot+1 while C holds it, else 0
+
+	req      core.Request
+	in       wire.Request
+	rd       wire.Reader
+	header   http.Header
+	vals     []string
+	handlers []core.Handler
+	w        responseWriter
+	body     bodyReader
+	logw     logWriter
+	logger   zerolog.Logger
+	out      wire.Writer
+
+	envLoaded bool
+	loadEnv   func() map[string]string
+}
+
+func newState(lib *library) *reqState {
+	st := &reqState{lib: lib, header: make(http.Header)}
+	st.w.st = st
+	st.w.header = make(http.Header)
+	st.body.st = st
+	st.logw.st = st
+	st.logger = zerolog.New(&st.logw)
+	st.loadEnv = st.fetchEnv
+	return st
+}
+
+// fill reads this call's request record into st.req. Apache modules may have
+// changed anything since the last phase, so everything is read again.
+func (st *reqState) fill(r unsafe.Pointer, rec []byte) error {
+	st.r = r
+	st.rd.Reset(rec)
+	st.rd.ReadRequest(&st.in)
+	clear(st.header)
+	st.vals = st.vals[:0]
+	st.rd.Pairs(st.addHeader)
+	notes := st.req.Notes()
+	clear(notes)
+	st.rd.Pairs(st.req.SetNote)
+	if err := st.rd.Err(); err != nil {
+		return err
+	}
+	q, req := &st.in, &st.req
+	req.Method, req.URI, req.RawQuery, req.Proto, req.Host = q.Method, q.URI, q.Args, q.Proto, q.Host
+	req.Path = core.CleanPath(q.Path)
+	req.Scheme = q.Scheme
+	req.RemoteAddr = q.ClientIP
+	if q.ClientPort != 0 {
+		req.RemoteAddr = net.JoinHostPort(q.ClientIP, strconv.Itoa(int(q.ClientPort)))
+	}
+	req.Header = st.header
+	req.ContentLength = q.ContentLength
+	req.User, req.AuthType = q.User, q.AuthType
+	req.Adapter = "apache"
+	req.Kind = core.Kind(q.Kind)
+	req.Body = &st.body
+	req.SetEnvLoader(st.loadEnv)
+	clear(st.w.header)
+	st.logger = st.logger.Level(zerologLevel(q.LogLevel))
+	req.Bind(&st.w, nil, &st.logger)
+	return nil
+}
+
+// addHeader adds a request header, keeping Host out of the map as net/http
+// does. Values are slices of one reused array, so filling allocates nothing
+// once the arrays have grown.
+func (st *reqState) addHeader(k, v string) {
+	k = textproto.CanonicalMIMEHeaderKey(k)
+	if k == "Host" {
+		return
+	}
+	st.vals = append(st.vals, v)
+	n := len(st.vals)
+	if old, ok := st.header[k]; ok {
+		// Apache merges repeated headers; a second entry is rare.
+		st.header[k] = append(old[:len(old):len(old)], v)
+		return
+	}
+	st.header[k] = st.vals[n-1 : n : n]
+}
+
+func (st *reqState) fetchEnv() map[string]string {
+	st.envLoaded = true
+	env := map[string]string{}
+	var rd wire.Reader
+	rd.Reset(st.lib.host.env(st.r))
+	rd.Pairs(func(k, v string) { env[k] = v })
+	return env
+}
+
+// finish writes what this call changed into a response record: identity,
+// path, notes, environment, headers, and the response if it started and has
+// not gone out yet.
+func (st *reqState) finish(content bool) []byte {
+	w, req, q := &st.out, &st.req, &st.in
+	w.Reset()
+	if req.User != q.User {
+		w.Op(wire.OpUser, "", req.User)
+	}
+	if req.AuthType != q.AuthType {
+		w.Op(wire.OpAuthType, "", req.AuthType)
+	}
+	if req.Path != core.CleanPath(q.Path) {
+		w.Op(wire.OpPath, "", req.Path)
+	}
+	for k, v := range req.Notes() {
+		w.Op(wire.OpNote, k, v)
+	}
+	if st.envLoaded {
+		for k, v := range req.EnvLoaded() {
+			w.Op(wire.OpEnv, k, v)
+		}
+	}
+	if !req.ResponseStarted() {
+		// Headers for an error response or for whoever writes the
+		// response later (Apache itself, another module).
+		for k, vs := range req.ErrHeader() {
+			for _, v := range vs {
+				w.Op(wire.OpErrHeaderAdd, k, v)
+			}
+		}
+		if !content {
+			st.w.headerOps(w)
+		}
+	} else if !st.w.sent {
+		st.w.responseOps(w)
+	}
+	clear(req.ErrHeader())
+	return w.Buf
+}
+
+// reset readies st for another request.
+func (st *reqState) reset() {
+	st.req.Reset()
+	st.w.reset()
+	st.body.eof = false
+	st.envLoaded = false
+	st.r = nil
+	st.handle = 0
+}
+
+// responseWriter is the http.ResponseWriter core.Request writes through on
+// Apache. The body is buffered and goes to Apache with the status and
+// headers in one record, at the end of the call, on Flush, or when the
+// buffer fills.
+type responseWriter struct {
+	st          *reqState
+	header      http.Header
+	status      int
+	wroteHeader bool
+	sent        bool // status and headers are with Apache
+	body        []byte
+	failed      bool // the client is gone
+}
+
+const flushAt = 64 << 10
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	w.wroteHeader, w.status = true, code
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.failed {
+		return 0, io.ErrClosedPipe
+	}
+	w.body = append(w.body, p...)
+	if len(w.body) >= flushAt {
+		if err := w.push(false); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (w *responseWriter) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = w.push(true)
+}
+
+// push sends what is pending to Apache now.
+func (w *responseWriter) push(flush bool) error {
+	if w.failed {
+		return io.ErrClosedPipe
+	}
+	rec := &w.st.out
+	rec.Reset()
+	w.responseOps(rec)
+	if w.st.lib.host.send(w.st.r, rec.Buf, flush) != 0 {
+		w.failed = true
+		return io.ErrClosedPipe
+	}
+	return nil
+}
+
+// responseOps appends the status and headers (once) and the pending body.
+func (w *responseWriter) responseOps(rec *wire.Writer) {
+	if !w.sent {
+		rec.Status(w.status)
+		w.headerOps(rec)
+		w.sent = true
+	}
+	if len(w.body) > 0 {
+		rec.Body(w.body)
+		w.body = w.body[:0]
+	}
+}
+
+// headerOps appends the response headers as replacements: a handler's
+// Header().Set means the same on Apache as on net/http.
+func (w *responseWriter) headerOps(rec *wire.Writer) {
+	for k, vs := range w.header {
+		rec.Op(wire.OpHeaderUnset, k, "")
+		for _, v := range vs {
+			rec.Op(wire.OpHeaderAdd, k, v)
+		}
+	}
+	clear(w.header)
+}
+
+func (w *responseWriter) reset() {
+	clear(w.header)
+	w.status, w.wroteHeader, w.sent, w.failed = 0, false, false, false
+	if cap(w.body) > 4*flushAt {
+		w.body = nil // do not pin a huge buffer in the pool
+	}
+	w.body = w.body[:0]
+}
+
+// bodyReader reads the request body through Apache's input filters
+// (dechunking, LimitRequestBody, 100-continue).
+type bodyReader struct {
+	st  *reqState
+	eof bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := b.st.lib.host.readBody(b.st.r, p)
+	switch {
+	case n > 0:
+		return n, nil
+	case n == 0:
+		b.eof = true
+		return 0, io.EOF
+	case n == -http.StatusRequestEntityTooLarge:
+		return 0, core.ErrBodyTooLarge
+	default:
+		return 0, io.ErrUnexpectedEOF
+	}
+}
+
+// logWriter sends zerolog's lines to Apache's error log for the request.
+type logWriter struct{ st *reqState }
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	return l.WriteLevel(zerolog.InfoLevel, p)
+}
+
+func (l *logWriter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
+	n := len(p)
+	for n > 0 && p[n-1] == '\n' {
+		n--
+	}
+	l.st.lib.host.log(l.st.r, aplogLevel(level), p[:n])
+	return len(p), nil
+}
+
+// Apache's APLOG levels: 0 emerg ... 3 err, 4 warning, 5 notice, 6 info,
+// 7 debug, 8+ trace.
+func zerologLevel(aplog uint32) zerolog.Level {
+	switch {
+	case aplog >= 8:
+		return zerolog.TraceLevel
+	case aplog == 7:
+		return zerolog.DebugLevel
+	case aplog == 6:
+		return zerolog.InfoLevel
+	case aplog >= 4:
+		return zerolog.WarnLevel
+	case aplog == 3:
+		return zerolog.ErrorLevel
+	}
+	return zerolog.FatalLevel
+}
+
+func aplogLevel(l zerolog.Level) int {
+	switch l {
+	case zerolog.TraceLevel:
+		return 8
+	case zerolog.DebugLevel:
+		return 7
+	case zerolog.InfoLevel:
+		return 6
+	case zerolog.WarnLevel:
+		return 4
+	case zerolog.ErrorLevel:
+		return 3
+	}
+	return 2
+}
+
+// slots hold the states C keeps a handle to between phases.
+type slots struct {
+	mu    sync.Mutex
+	items []*reqState
+	free  []int
+}
+
+func (s *slots) put(st *reqState) uintptr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var i int
+	if n := len(s.free); n > 0 {
+		i = s.free[n-1]
+		s.free = s.free[:n-1]
+		s.items[i] = st
+	} else {
+		i = len(s.items)
+		s.items = append(s.items, st)
+	}
+	return uintptr(i + 1)
+}
+
+func (s *slots) get(h uintptr) *reqState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := int(h) - 1
+	if i < 0 || i >= len(s.items) {
+		return nil
+	}
+	return s.items[i]
+}
+
+func (s *slots) drop(h uintptr) *reqState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := int(h) - 1
+	if i < 0 || i >= len(s.items) || s.items[i] == nil {
+		return nil
+	}
+	st := s.items[i]
+	s.items[i] = nil
+	s.free = append(s.free, i)
+	return st
+}

@@ -1,0 +1,10 @@
+// Package builtin links in every handler and provider that ships with
+// anyhost. The CLI and the Apache handler library import it, so both
+// register the same names.
+package builtin
+
+import (
+	_ "github.com/anyhost/anyhost/authn/htpasswd"
+	_ "github.com/anyhost/anyhost/handlers/demo"
+	_ "github.com/anyhost/anyhost/handlers/static"
+)

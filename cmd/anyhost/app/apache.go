@@ -1,0 +1,85 @@
+package app
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/anyhost/anyhost/adapters/apache"
+	"github.com/anyhost/anyhost/config"
+	"github.com/anyhost/anyhost/handlers/demo"
+)
+
+func apacheCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "apache",
+		Usage: "run handlers inside Apache httpd: build the module and library, write httpd.conf",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "build",
+				Usage:     "build mod_anyhost.so (apxs) and the Go handler library into DIR, replacing a deployed library by atomic rename",
+				UsageText: "anyhost apache build [--pkg IMPORT/PATH]... -o DIR",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "directory for mod_anyhost.so, anyhost-app.so and anyhost-app.so.names"},
+					&cli.StringSliceFlag{Name: "pkg", Usage: "your handler packages to link in (import paths in the current module); the built-ins are always in"},
+					&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the build tools' output"},
+				},
+				Action: func(c *cli.Context) error {
+					o := apache.BuildOptions{OutDir: c.String("out"), Packages: c.StringSlice("pkg")}
+					if c.Bool("verbose") {
+						o.Log = c.App.ErrWriter
+					}
+					if err := apache.Build(c.Context, o); err != nil {
+						return cli.Exit("apache build: "+err.Error(), 1)
+					}
+					fmt.Fprintf(c.App.ErrWriter, "built %s and %s in %s\n", apache.ModuleFile, apache.LibraryFile, c.String("out"))
+					return nil
+				},
+			},
+			{
+				Name:  "conf",
+				Usage: "print Apache configuration for a site: a fragment to Include, or with --full a complete httpd.conf",
+				UsageText: "anyhost apache conf --lib-dir DIR [--config FILE]\n" +
+					"anyhost apache conf --lib-dir DIR --full --root DIR2 [--listen 127.0.0.1:8081] [--mpm prefork] [--config FILE]",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "lib-dir", Required: true, Usage: "where `anyhost apache build -o` put the module and library"},
+					&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "site file (TOML); default: the embedded demo site"},
+					&cli.BoolFlag{Name: "full", Usage: "a complete httpd.conf that `apache2 -f` starts as is"},
+					&cli.StringFlag{Name: "root", Usage: "with --full: ServerRoot for pid file, logs, runtime files"},
+					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8081", Usage: "with --full: Listen address"},
+					&cli.StringFlag{Name: "mpm", Value: "event", Usage: "with --full: event or prefork"},
+					&cli.IntFlag{Name: "go-max-procs", Usage: "AnyhostGoMaxProcs: GOMAXPROCS in each child (0: Go's default)"},
+				},
+				Action: func(c *cli.Context) error {
+					site, err := loadSiteFile(c.String("config"))
+					if err != nil {
+						return cli.Exit(err.Error(), 1)
+					}
+					// Build it once here so a bad option fails now, not in Apache's children.
+					if _, err := site.Build(); err != nil {
+						return cli.Exit(err.Error(), 1)
+					}
+					out, err := apache.Conf(apache.ConfOptions{
+						LibDir: c.String("lib-dir"), Site: site, Full: c.Bool("full"), Root: c.String("root"),
+						Listen: c.String("listen"), MPM: c.String("mpm"), GoMaxProcs: c.Int("go-max-procs"),
+					})
+					if err != nil {
+						return cli.Exit("apache conf: "+err.Error(), 1)
+					}
+					fmt.Fprint(c.App.Writer, out)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// loadSiteFile parses the site file, or the embedded demo site for "".
+func loadSiteFile(path string) (*config.Site, error) {
+	if path == "" {
+		wd, _ := os.Getwd()
+		return config.Parse("demo site (embedded)", wd, demo.SiteTOML)
+	}
+	return config.Load(path)
+}
