@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/anyhost/anyhost/internal/wrk"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -18,10 +20,10 @@ type RunResult struct {
 	Start time.Time `json:"start"`
 	// Error is set when the run produced no usable numbers (wrk failed, the
 	// server was gone, ...). HTTP errors seen by wrk are in Wrk instead.
-	Error     string     `json:"error,omitempty"`
-	Wrk       *WrkResult `json:"wrk,omitempty"`
-	WrkOutput string     `json:"wrk_output"`
-	WrkStderr string     `json:"wrk_stderr,omitempty"`
+	Error     string      `json:"error,omitempty"`
+	Wrk       *wrk.Result `json:"wrk,omitempty"`
+	WrkOutput string      `json:"wrk_output"`
+	WrkStderr string      `json:"wrk_stderr,omitempty"`
 
 	// Server side, over the measured run: the target's processes and descendants.
 	CPUValid         bool    `json:"cpu_valid"` // false if the process tree changed so that the delta is meaningless
@@ -54,7 +56,7 @@ func (r *RunResult) oneLine() string {
 		s += "  CPU n/a (process tree changed)"
 	}
 	if r.Wrk.Errors() {
-		s += "  !!! ERRORS: " + r.Wrk.errorText()
+		s += "  !!! ERRORS: " + r.Wrk.ErrorText()
 	}
 	return s
 }
@@ -68,10 +70,10 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 		if ctx.Err() != nil {
 			return rr
 		}
-		if w, perr := ParseWrk(out); perr == nil {
+		if w, perr := wrk.Parse(out); perr == nil {
 			rr.WarmupRequests = w.Requests
 			if w.Errors() {
-				rr.WarmupErrors = w.errorText()
+				rr.WarmupErrors = w.ErrorText()
 			}
 		} else if err != nil {
 			rr.Error = fmt.Sprintf("warm-up: %v", err)
@@ -95,7 +97,7 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	rr.WrkOutput, rr.WrkStderr, rr.WallSeconds = out, stderr, wall.Seconds()
 	rr.PIDsBefore, rr.PIDsAfter, rr.ThreadsAfter = before.PIDs, after.PIDs, after.Threads
 
-	w, perr := ParseWrk(out)
+	w, perr := wrk.Parse(out)
 	if perr != nil {
 		rr.Error = fmt.Sprintf("wrk: %v; parse: %v; stderr: %s", err, perr, strings.TrimSpace(stderr))
 		return rr
@@ -129,7 +131,7 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 func runWrk(ctx context.Context, cfg config, d time.Duration, url string) (stdout, stderr string, cpu time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cfg.WrkPath, wrkArgs(cfg.Threads, cfg.Connections, d, url)...)
+	cmd := exec.CommandContext(ctx, cfg.WrkPath, wrk.Args(cfg.Threads, cfg.Connections, d, url)...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/anyhost/anyhost/internal/wrk"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,7 +100,7 @@ func collectMeta(cfg config, workDir string) Meta {
 		GoVersion:   cmdLine("go", "version"),
 		WrkVersion:  cmdLine(cfg.WrkPath, "-v"), // wrk -v exits 1; the first line is the version
 		ClkTck:      cfg.ClkTck,
-		WrkCommand:  "wrk " + strings.Join(wrkArgs(cfg.Threads, cfg.Connections, cfg.Duration, "URL"), " "),
+		WrkCommand:  "wrk " + strings.Join(wrk.Args(cfg.Threads, cfg.Connections, cfg.Duration, "URL"), " "),
 		Duration:    cfg.Duration.String(),
 		Warmup:      cfg.Warmup.String(),
 		Rounds:      cfg.Rounds,
@@ -349,7 +351,7 @@ func printErrors(w io.Writer, ts []*TargetResult) (fail bool) {
 			case r.Error != "":
 				lines = append(lines, fmt.Sprintf("%s: round %d FAILED: %s", t.Name, r.Round, r.Error))
 			case r.Wrk != nil && r.Wrk.Errors():
-				lines = append(lines, fmt.Sprintf("%s: round %d: %s%s", t.Name, r.Round, r.Wrk.errorText(), tag))
+				lines = append(lines, fmt.Sprintf("%s: round %d: %s%s", t.Name, r.Round, r.Wrk.ErrorText(), tag))
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package wrk
 
 import (
 	"testing"
@@ -63,8 +63,8 @@ Transfer/sec:      2.26MB
 // wrk's stdout when nothing listens (the message goes to stderr, stdout is empty).
 const wrkSampleRefused = ``
 
-func TestParseWrkClean(t *testing.T) {
-	r, err := ParseWrk(wrkSampleOK)
+func TestParseClean(t *testing.T) {
+	r, err := Parse(wrkSampleOK)
 	require.NoError(t, err)
 	assert.Equal(t, int64(80408), r.Requests)
 	assert.Equal(t, 2010*time.Millisecond, r.Elapsed)
@@ -83,8 +83,8 @@ func TestParseWrkClean(t *testing.T) {
 	assert.False(t, r.Errors())
 }
 
-func TestParseWrkNon2xx(t *testing.T) {
-	r, err := ParseWrk(wrkSample404)
+func TestParseNon2xx(t *testing.T) {
+	r, err := Parse(wrkSample404)
 	require.NoError(t, err)
 	assert.Equal(t, int64(40600), r.Requests)
 	assert.Equal(t, int64(40600), r.Non2xx3xx)
@@ -92,8 +92,8 @@ func TestParseWrkNon2xx(t *testing.T) {
 	assert.True(t, r.Errors())
 }
 
-func TestParseWrkSocketErrors(t *testing.T) {
-	r, err := ParseWrk(wrkSampleSocketErrors)
+func TestParseSocketErrors(t *testing.T) {
+	r, err := Parse(wrkSampleSocketErrors)
 	require.NoError(t, err)
 	assert.Equal(t, int64(40825), r.Requests)
 	assert.Equal(t, SocketErrors{Connect: 0, Read: 39, Write: 71626, Timeout: 0}, r.SocketErrors)
@@ -102,14 +102,14 @@ func TestParseWrkSocketErrors(t *testing.T) {
 	assert.True(t, r.Errors())
 }
 
-func TestParseWrkNoSummary(t *testing.T) {
-	_, err := ParseWrk(wrkSampleRefused)
+func TestParseNoSummary(t *testing.T) {
+	_, err := Parse(wrkSampleRefused)
 	require.Error(t, err)
-	_, err = ParseWrk("Running 1s test @ http://127.0.0.1:1/\n  2 threads and 32 connections\n")
+	_, err = Parse("Running 1s test @ http://127.0.0.1:1/\n  2 threads and 32 connections\n")
 	require.Error(t, err)
 }
 
-func TestParseWrkDuration(t *testing.T) {
+func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		"671.00us": 671 * time.Microsecond,
 		"1.52ms":   1520 * time.Microsecond,
@@ -117,26 +117,26 @@ func TestParseWrkDuration(t *testing.T) {
 		"1.00m":    time.Minute,
 		"2.00h":    2 * time.Hour,
 	} {
-		got, err := parseWrkDuration(in)
+		got, err := parseDuration(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
 	for _, bad := range []string{"", "ms", "1.5x", "abc"} {
-		_, err := parseWrkDuration(bad)
+		_, err := parseDuration(bad)
 		assert.Error(t, err, bad)
 	}
 }
 
 func TestWrkArgs(t *testing.T) {
 	assert.Equal(t, []string{"-t2", "-c32", "-d5s", "--latency", "http://x/hello"},
-		wrkArgs(2, 32, 5*time.Second, "http://x/hello"))
+		Args(2, 32, 5*time.Second, "http://x/hello"))
 }
 
 func TestWrkErrorText(t *testing.T) {
-	r, err := ParseWrk(wrkSampleSocketErrors)
+	r, err := Parse(wrkSampleSocketErrors)
 	require.NoError(t, err)
-	assert.Equal(t, "socket errors: connect 0, read 39, write 71626, timeout 0", r.errorText())
-	r, err = ParseWrk(wrkSample404)
+	assert.Equal(t, "socket errors: connect 0, read 39, write 71626, timeout 0", r.ErrorText())
+	r, err = Parse(wrkSample404)
 	require.NoError(t, err)
-	assert.Equal(t, "40600 of 40600 responses non-2xx/3xx", r.errorText())
+	assert.Equal(t, "40600 of 40600 responses non-2xx/3xx", r.ErrorText())
 }

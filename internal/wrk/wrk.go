@@ -1,4 +1,6 @@
-package main
+// Package wrk runs the wrk load generator and reads what it prints; the
+// benchmarks and the load tests share it.
+package wrk
 
 import (
 	"bufio"
@@ -11,8 +13,8 @@ import (
 	"time"
 )
 
-// WrkResult is what one `wrk --latency` run reported.
-type WrkResult struct {
+// Result is what one `wrk --latency` run reported.
+type Result struct {
 	Requests       int64         `json:"requests"`         // "N requests in D, X read"
 	Elapsed        time.Duration `json:"elapsed_ns"`       // D from the same line
 	RequestsPerSec float64       `json:"requests_per_sec"` // "Requests/sec:"
@@ -42,11 +44,11 @@ func (s SocketErrors) String() string {
 }
 
 // P99 returns the 99th percentile latency (0 if wrk did not report it).
-func (r *WrkResult) P99() time.Duration { return r.Percentiles["99%"] }
+func (r *Result) P99() time.Duration { return r.Percentiles["99%"] }
 
-// errorText describes the errors of a run, e.g. "12 of 3400 responses
+// ErrorText describes the errors of a run, e.g. "12 of 3400 responses
 // non-2xx/3xx; socket errors: connect 0, read 3, write 0, timeout 0".
-func (r *WrkResult) errorText() string {
+func (r *Result) ErrorText() string {
 	var parts []string
 	if r.Non2xx3xx > 0 {
 		parts = append(parts, fmt.Sprintf("%d of %d responses non-2xx/3xx", r.Non2xx3xx, r.Requests))
@@ -58,7 +60,7 @@ func (r *WrkResult) errorText() string {
 }
 
 // Errors reports whether wrk saw non-2xx/3xx responses or socket errors.
-func (r *WrkResult) Errors() bool { return r.Non2xx3xx > 0 || r.SocketErrors.Total() > 0 }
+func (r *Result) Errors() bool { return r.Non2xx3xx > 0 || r.SocketErrors.Total() > 0 }
 
 var (
 	reRequests   = regexp.MustCompile(`^(\d+) requests in (\S+), \S+ read$`)
@@ -69,11 +71,11 @@ var (
 	reNon2xx     = regexp.MustCompile(`^Non-2xx or 3xx responses: (\d+)$`)
 )
 
-// ParseWrk parses the text wrk 4.x prints with --latency (stdout only).
+// Parse parses the text wrk 4.x prints with --latency (stdout only).
 // It fails when the summary lines (request count, Requests/sec) are missing,
 // which is what happens when wrk cannot connect at all.
-func ParseWrk(out string) (*WrkResult, error) {
-	r := &WrkResult{Percentiles: map[string]time.Duration{}}
+func Parse(out string) (*Result, error) {
+	r := &Result{Percentiles: map[string]time.Duration{}}
 	var haveRequests, haveRPS, inDist bool
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -87,7 +89,7 @@ func ParseWrk(out string) (*WrkResult, error) {
 		}
 		if inDist {
 			if m := rePercentile.FindStringSubmatch(line); m != nil {
-				d, err := parseWrkDuration(m[2])
+				d, err := parseDuration(m[2])
 				if err != nil {
 					return nil, fmt.Errorf("latency %s: %w", m[1], err)
 				}
@@ -100,10 +102,10 @@ func ParseWrk(out string) (*WrkResult, error) {
 		case reLatency.MatchString(line):
 			m := reLatency.FindStringSubmatch(line)
 			var err error
-			if r.LatencyAvg, err = parseWrkDuration(m[1]); err != nil {
+			if r.LatencyAvg, err = parseDuration(m[1]); err != nil {
 				return nil, fmt.Errorf("latency avg: %w", err)
 			}
-			if r.LatencyMax, err = parseWrkDuration(m[3]); err != nil {
+			if r.LatencyMax, err = parseDuration(m[3]); err != nil {
 				return nil, fmt.Errorf("latency max: %w", err)
 			}
 		case reRequests.MatchString(line):
@@ -112,7 +114,7 @@ func ParseWrk(out string) (*WrkResult, error) {
 			if err != nil {
 				return nil, fmt.Errorf("request count: %w", err)
 			}
-			d, err := parseWrkDuration(m[2])
+			d, err := parseDuration(m[2])
 			if err != nil {
 				return nil, fmt.Errorf("elapsed: %w", err)
 			}
@@ -151,9 +153,9 @@ func ParseWrk(out string) (*WrkResult, error) {
 	return r, nil
 }
 
-// parseWrkDuration parses wrk's time format: a decimal number followed by
+// parseDuration parses wrk's time format: a decimal number followed by
 // us, ms, s, m or h ("671.00us", "1.52ms", "2.01s", "1.00m").
-func parseWrkDuration(s string) (time.Duration, error) {
+func parseDuration(s string) (time.Duration, error) {
 	units := []struct {
 		suffix string
 		unit   time.Duration
@@ -175,8 +177,8 @@ func parseWrkDuration(s string) (time.Duration, error) {
 	return 0, fmt.Errorf("bad wrk duration %q (unknown unit)", s)
 }
 
-// wrkArgs is the command line of one load run.
-func wrkArgs(threads, connections int, d time.Duration, url string) []string {
+// Args is the command line of one load run.
+func Args(threads, connections int, d time.Duration, url string) []string {
 	return []string{
 		fmt.Sprintf("-t%d", threads),
 		fmt.Sprintf("-c%d", connections),
