@@ -69,7 +69,7 @@ func Conf(o ConfOptions) (string, error) {
 	p("<IfModule !anyhost_module>\n    LoadModule anyhost_module %s\n</IfModule>", quote(filepath.Join(lib, ModuleFile)))
 	auth := false
 	for _, l := range o.Site.Locations {
-		auth = auth || l.Auth != nil
+		auth = auth || l.Auth != nil || len(l.Handlers[core.Authn]) > 0 || len(l.Handlers[core.Authz]) > 0
 	}
 	if auth {
 		// Stock Debian enables these, but a minimal httpd.conf may not.

@@ -187,3 +187,9 @@ func TestBadConfigFailsToStart(t *testing.T) {
 	out := exec(t, dir, "serve", "--listen", "127.0.0.1:0", "--config", site)
 	assert.Contains(t, out, site+":3: unknown handler \"no.such.handler\"")
 }
+
+func TestStackingRules(t *testing.T) {
+	site := writeFile(t, t.TempDir(), "site.toml", testhost.StackingSite)
+	a := testhost.StartAnyhost(t, "--config", site)
+	testhost.RunStacking(t, testhost.Target{URL: a.URL, Addr: a.Addr, Adapter: "standalone"})
+}

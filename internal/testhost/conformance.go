@@ -348,3 +348,6 @@ var Cases = []Case{
 		assert.Equal(t, tg.Adapter, e.Adapter)
 	}},
 }
+
+// BasicHeader is an Authorization header for user:pass.
+func BasicHeader(user, pass string) http.Header { return basic(user, pass) }

@@ -85,7 +85,9 @@ typedef int (*ah_version_fn)(void);
  * which relative paths in options resolve; uint32 count, then per spec:
  * uint32 id, uint32 kind, uint32 phase, string name, uint32 n, n option
  * string pairs). For an AnyhostSite, *site_phases gets a bit per phase the
- * site has handlers on. Returns 0, or -1 with a message in errbuf. */
+ * site has handlers on. Returns 0; 1 when some specs failed (message in
+ * errbuf; the library serves, those handlers answer 500); -1 when nothing
+ * can run (message in errbuf). */
 typedef int (*ah_init_fn)(const ah_host *host, int c_version, const char *specs, long len,
                           int gomaxprocs, int *site_phases, char *errbuf, long errlen);
 /* Runs phase for r with the handlers ids[0..n): returns OK (0), DECLINED

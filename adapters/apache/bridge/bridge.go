@@ -58,11 +58,15 @@ func anyhost_init(h *C.ah_host, cVersion C.int, specs *C.char, n C.long, gomaxpr
 	}
 	setMaxProcs(int(gomaxprocs))
 	lib, mask, err := newLibrary(host{h}, sp, root)
-	if err != nil {
-		return fail(err)
-	}
 	*sitePhases = C.int(mask)
 	loaded.Store(lib)
+	if err != nil {
+		// The rest still serves: only requests that reach a handler that
+		// failed to build get 500 (a child started between a library swap
+		// and the graceful restart that goes with it meets exactly this).
+		fail(err)
+		return 1
+	}
 	return 0
 }
 

@@ -142,7 +142,7 @@ func (lib *library) runPhase(st *reqState, phase core.Phase, ids []int32) core.S
 	st.handlers = st.handlers[:0]
 	for _, id := range ids {
 		if int(id) < 0 || int(id) >= len(lib.handlers) || lib.handlers[id] == nil {
-			r.Log().Error().Int32("id", id).Msg("bridge: no handler with this number")
+			r.Log().Error().Int32("id", id).Msg("this handler failed to build when the child started: see the error log")
 			return http.StatusInternalServerError
 		}
 		st.handlers = append(st.handlers, lib.handlers[id])

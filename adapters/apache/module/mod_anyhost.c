@@ -613,6 +613,7 @@ static void child_init(apr_pool_t *p, server_rec *s)
     char err[1024] = "";
     const char *spec_buf;
     long spec_len;
+    int rc;
 
     if (!library_path)
         return;
@@ -647,11 +648,14 @@ static void child_init(apr_pool_t *p, server_rec *s)
         goto done;
     }
     spec_buf = pack_specs(p, &spec_len);
-    if (init(&host_api, ANYHOST_BRIDGE_VERSION, spec_buf, spec_len, go_max_procs, &go.site_phases,
-             err, sizeof err) != 0) {
+    rc = init(&host_api, ANYHOST_BRIDGE_VERSION, spec_buf, spec_len, go_max_procs, &go.site_phases, err, sizeof err);
+    if (rc < 0) {
         go.error = apr_pstrdup(p, err);
         goto done;
     }
+    if (rc > 0)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "anyhost: %s: some handlers could not be built; "
+                     "requests that reach them get 500: %s", library_path, err);
     go.loaded = 1;
 done:
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -786,8 +790,10 @@ static int hook_handler(request_rec *r)
 {
     ah_dir_conf *dc = dir_conf(r);
     /* Ours when SetHandler anyhost, or when a Go content handler is set
-     * and no other handler was chosen (r->handler NULL or a MIME type). */
-    if (r->handler && strcmp(r->handler, "anyhost") && !strchr(r->handler, '/'))
+     * and no other handler was chosen: r->handler is then NULL, a MIME
+     * type, or Apache's default handler name (""). */
+    if (r->handler && strcmp(r->handler, "anyhost") && !AP_IS_DEFAULT_HANDLER_NAME(r->handler) &&
+        !strchr(r->handler, '/'))
         return DECLINED;
     if (site_spec >= 0)
         return run_site(r, AH_CONTENT);
