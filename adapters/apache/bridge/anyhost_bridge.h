@@ -28,6 +28,10 @@ enum {
     AH_NUM_PHASES
 };
 
+/* anyhost_run flags. */
+#define AH_LAST 1
+#define AH_YIELD 2
+
 /* Spec kinds in the table C builds at config time (see anyhost_init). */
 enum {
     AH_SPEC_HANDLER = 1,   /* a handler on a phase: name + options */
@@ -92,10 +96,11 @@ typedef int (*ah_init_fn)(const ah_host *host, int c_version, const char *specs,
                           int gomaxprocs, int *site_phases, char *errbuf, long errlen);
 /* Runs phase for r with the handlers ids[0..n): returns OK (0), DECLINED
  * (-1), DONE (-2) or an HTTP status. *state is the request's Go handle
- * (0 = none yet); last says no later phase of this request runs Go, so the
- * state may go. The response record is written to out (cap bytes), its
+ * (0 = none yet). flags: AH_LAST says no later phase of this request runs
+ * Go, so the state may go; AH_YIELD asks Go to pass through its scheduler
+ * once (see mod_anyhost.c, yield_due). The response record is written to out (cap bytes), its
  * length to *outlen; a larger response has already gone through send. */
-typedef int (*ah_run_fn)(void *r, int phase, const int *ids, int n, int last,
+typedef int (*ah_run_fn)(void *r, int phase, const int *ids, int n, int flags,
                          const char *req, long reqlen, uintptr_t *state,
                          char *out, long cap, long *outlen);
 /* Checks user/password against the provider chain spec id. Returns an

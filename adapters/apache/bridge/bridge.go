@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
@@ -116,7 +117,7 @@ func bytesOf(p *C.char, n C.long) []byte {
 }
 
 //export anyhost_run
-func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, last C.int,
+func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, flags C.int,
 	req *C.char, reqlen C.long, state *C.uintptr_t, out *C.char, outcap C.long, outlen *C.long) (rc C.int) {
 	lib := loaded.Load()
 	var st *reqState
@@ -131,6 +132,9 @@ func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, last C.int,
 			rc = http.StatusInternalServerError
 		}
 	}()
+	if flags&C.AH_YIELD != 0 {
+		runtime.Gosched()
+	}
 	st = lib.acquire(*state)
 	if err := st.fill(r, bytesOf(req, reqlen)); err != nil {
 		st.req.Log().Error().Err(err).Msg("bridge: bad request record")
@@ -150,7 +154,7 @@ func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, last C.int,
 	} else if lib.host.send(r, rec, false) != 0 {
 		st.req.Log().Debug().Msg("client went away")
 	}
-	lib.keep(st, state, last != 0)
+	lib.keep(st, state, flags&C.AH_LAST != 0)
 	return C.int(status)
 }
 

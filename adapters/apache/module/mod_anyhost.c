@@ -712,6 +712,25 @@ static int later_phases(request_rec *r, int phase)
     return 0;
 }
 
+/*
+ * Go's sysmon preempts a P whose scheduler tick has not moved for 10ms. A P
+ * that only ever runs callbacks from this thread never ticks, so after
+ * 10ms sysmon takes it away after every callback and polls every 20us
+ * from then on: about one context switch per request, measured. Passing
+ * through Go's scheduler once per 5ms per thread moves the tick and keeps
+ * sysmon asleep.
+ */
+static __thread apr_time_t last_yield;
+
+static int yield_due(void)
+{
+    apr_time_t now = apr_time_now();
+    if (now - last_yield < apr_time_from_msec(5))
+        return 0;
+    last_yield = now;
+    return AH_YIELD;
+}
+
 static int run_phase(request_rec *r, int phase, const int *ids, int n)
 {
     char out[16384];
@@ -729,7 +748,8 @@ static int run_phase(request_rec *r, int phase, const int *ids, int n)
     }
     rq = req_state(r);
     req = pack_request(r, &reqlen);
-    rc = go.run(r, phase, ids, n, !later_phases(r, phase), req, reqlen, &rq->state, out, sizeof out, &outlen);
+    rc = go.run(r, phase, ids, n, (later_phases(r, phase) ? 0 : AH_LAST) | yield_due(), req, reqlen, &rq->state,
+                out, sizeof out, &outlen);
     keep_state(r, rq);
     if (outlen > 0 && apply_record(r, out, outlen) < 0 && phase == AH_CONTENT)
         return rc == OK ? OK : rc; /* the client went away; nothing more to send */
