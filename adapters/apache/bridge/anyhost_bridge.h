@@ -66,9 +66,9 @@ typedef struct {
  * Request record (C -> Go), packed fresh for every call:
  *   uint32 kind (0 initial, 1 subrequest, 2 internal redirect)
  *   uint32 loglevel (APLOG_*), int64 content_length (-1 unknown),
- *   uint32 client_port,
  *   strings: method, unparsed_uri, uri (decoded path), args, protocol,
- *            host, scheme, client_ip, user, auth_type, handler_name
+ *            host, scheme, remote_addr ("ip:port"), user, auth_type,
+ *            handler_name
  *   uint32 n, then n header name/value string pairs (headers_in)
  *   uint32 n, then n note name/value string pairs (notes)
  *

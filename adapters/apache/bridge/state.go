@@ -2,10 +2,8 @@ package bridge
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/textproto"
-	"strconv"
 	"sync"
 	"unsafe"
 
@@ -69,10 +67,7 @@ func (st *reqState) fill(r unsafe.Pointer, rec []byte) error {
 	req.Method, req.URI, req.RawQuery, req.Proto, req.Host = q.Method, q.URI, q.Args, q.Proto, q.Host
 	req.Path = core.CleanPath(q.Path)
 	req.Scheme = q.Scheme
-	req.RemoteAddr = q.ClientIP
-	if q.ClientPort != 0 {
-		req.RemoteAddr = net.JoinHostPort(q.ClientIP, strconv.Itoa(int(q.ClientPort)))
-	}
+	req.RemoteAddr = q.RemoteAddr
 	req.Header = st.header
 	req.ContentLength = q.ContentLength
 	req.User, req.AuthType = q.User, q.AuthType

@@ -386,7 +386,7 @@ static int request_kind(request_rec *r)
 static const char *pack_request(request_rec *r, long *len)
 {
     const char *strs[11];
-    apr_size_t size = 4 * 4 + 8, n;
+    apr_size_t size = 3 * 4 + 8, n;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
     apr_int64_t content_length = cl ? apr_atoi64(cl) : (te ? -1 : 0);
@@ -403,7 +403,13 @@ static const char *pack_request(request_rec *r, long *len)
     if (!strs[5])
         strs[5] = r->hostname;
     strs[6] = ap_http_scheme(r);
-    strs[7] = r->useragent_ip;
+    /* "ip:port" made here, where the pool makes it cheap, so Go need not
+     * allocate it for every request. */
+    if (r->useragent_addr && r->useragent_addr->port)
+        strs[7] = apr_psprintf(r->pool, strchr(r->useragent_ip, ':') ? "[%s]:%u" : "%s:%u",
+                               r->useragent_ip, (unsigned)r->useragent_addr->port);
+    else
+        strs[7] = r->useragent_ip;
     strs[8] = r->user;
     strs[9] = r->ap_auth_type;
     strs[10] = r->handler;
@@ -416,7 +422,6 @@ static const char *pack_request(request_rec *r, long *len)
     put_u32(&w, r->log ? r->log->level : r->server->log.level);
     memcpy(w.p, &content_length, 8);
     w.p += 8;
-    put_u32(&w, r->useragent_addr ? r->useragent_addr->port : 0);
     for (i = 0; i < 11; i++)
         put_cstr(&w, strs[i]);
     put_table(&w, r->headers_in);

@@ -74,7 +74,6 @@ type Request struct {
 	Kind          uint32
 	LogLevel      uint32
 	ContentLength int64
-	ClientPort    uint32
 	Method        string
 	URI           string
 	Path          string
@@ -82,7 +81,7 @@ type Request struct {
 	Proto         string
 	Host          string
 	Scheme        string
-	ClientIP      string
+	RemoteAddr    string
 	User          string
 	AuthType      string
 	Handler       string
@@ -94,7 +93,6 @@ func (r *Reader) ReadRequest(q *Request) {
 	q.Kind = r.U32()
 	q.LogLevel = r.U32()
 	q.ContentLength = r.I64()
-	q.ClientPort = r.U32()
 	q.Method = r.String()
 	q.URI = r.String()
 	q.Path = r.String()
@@ -102,7 +100,7 @@ func (r *Reader) ReadRequest(q *Request) {
 	q.Proto = r.String()
 	q.Host = r.String()
 	q.Scheme = r.String()
-	q.ClientIP = r.String()
+	q.RemoteAddr = r.String()
 	q.User = r.String()
 	q.AuthType = r.String()
 	q.Handler = r.String()

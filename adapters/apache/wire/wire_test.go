@@ -19,8 +19,7 @@ func TestReadRequest(t *testing.T) {
 	p.u32(2)
 	p.u32(7)
 	p.b = binary.NativeEndian.AppendUint64(p.b, uint64(12345))
-	p.u32(40000)
-	for _, s := range []string{"POST", "/echo?x=1", "/echo", "x=1", "HTTP/1.1", "example.org", "http", "127.0.0.1", "ann", "Basic", "anyhost"} {
+	for _, s := range []string{"POST", "/echo?x=1", "/echo", "x=1", "HTTP/1.1", "example.org", "http", "127.0.0.1:40000", "ann", "Basic", "anyhost"} {
 		p.str(s)
 	}
 	p.u32(2)
@@ -35,9 +34,9 @@ func TestReadRequest(t *testing.T) {
 	r := NewReader(p.b)
 	var q Request
 	r.ReadRequest(&q)
-	assert.Equal(t, Request{Kind: 2, LogLevel: 7, ContentLength: 12345, ClientPort: 40000, Method: "POST",
+	assert.Equal(t, Request{Kind: 2, LogLevel: 7, ContentLength: 12345, Method: "POST",
 		URI: "/echo?x=1", Path: "/echo", Args: "x=1", Proto: "HTTP/1.1", Host: "example.org", Scheme: "http",
-		ClientIP: "127.0.0.1", User: "ann", AuthType: "Basic", Handler: "anyhost"}, q)
+		RemoteAddr: "127.0.0.1:40000", User: "ann", AuthType: "Basic", Handler: "anyhost"}, q)
 	var hdrs, notes [][2]string
 	r.Pairs(func(k, v string) { hdrs = append(hdrs, [2]string{k, v}) })
 	r.Pairs(func(k, v string) { notes = append(notes, [2]string{k, v}) })
@@ -51,7 +50,6 @@ func TestTruncatedRecords(t *testing.T) {
 	p.u32(0)
 	p.u32(0)
 	p.b = binary.NativeEndian.AppendUint64(p.b, 0)
-	p.u32(0)
 	p.str("GET")
 	full := append([]byte(nil), p.b...)
 	for n := 0; n < len(full); n++ {

@@ -1,0 +1,102 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/adapters/apache/wire"
+	"github.com/anyhost/anyhost/core"
+	_ "github.com/anyhost/anyhost/handlers/demo"
+)
+
+// record packs a request the way mod_anyhost.c does.
+func record(path string, headers ...string) []byte {
+	var b []byte
+	u32 := func(v uint32) { b = binary.NativeEndian.AppendUint32(b, v) }
+	str := func(s string) { u32(uint32(len(s))); b = append(b, s...) }
+	u32(0)
+	u32(6)
+	b = binary.NativeEndian.AppendUint64(b, 0)
+	for _, s := range []string{"GET", path, path, "", "HTTP/1.1", "127.0.0.1:8081", "http", "127.0.0.1:40000", "", "", "anyhost"} {
+		str(s)
+	}
+	u32(uint32(len(headers) / 2))
+	for _, h := range headers {
+		str(h)
+	}
+	u32(0)
+	return b
+}
+
+func helloLibrary(t testing.TB) *library {
+	lib, _, err := newLibrary(host{}, []wire.Spec{{ID: 0, Kind: wire.SpecHandler, Phase: uint32(core.Content), Name: "demo.hello"}}, "/")
+	require.NoError(t, err)
+	return lib
+}
+
+// ops decodes a response record into "op|key|value" strings.
+func ops(t testing.TB, rec []byte) []string {
+	r := wire.NewReader(rec)
+	var out []string
+	for r.Err() == nil && len(rec) > 0 {
+		op := rec[0]
+		r.Reset(rec[1:])
+		k, v := r.String(), r.String()
+		require.NoError(t, r.Err())
+		out = append(out, string(op)+"|"+k+"|"+v)
+		rec = rec[1+8+len(k)+len(v):]
+	}
+	return out
+}
+
+func TestContentPhaseRecord(t *testing.T) {
+	lib := helloLibrary(t)
+	st := lib.pool.Get().(*reqState)
+	require.NoError(t, st.fill(nil, record("/hello", "Accept", "*/*", "host", "example.org", "X-Multi", "a", "X-Multi", "b")))
+	assert.Equal(t, "/hello", st.req.Path)
+	assert.Equal(t, "127.0.0.1:40000", st.req.RemoteAddr)
+	assert.Equal(t, "apache", st.req.Adapter)
+	assert.Empty(t, st.req.Header.Get("Host"), "Host is in Request.Host, as on net/http")
+	assert.Equal(t, []string{"a", "b"}, st.req.Header["X-Multi"])
+	assert.Equal(t, core.OK, lib.runPhase(st, core.Content, []int32{0}))
+	assert.Equal(t, []string{"S||200", "h|Content-Type|", "H|Content-Type|text/plain; charset=utf-8", "B||Hello!"}, ops(t, st.finish(true)))
+	st.reset()
+}
+
+// The in-process path must not allocate per request: allocations wake
+// Go's GC, and every wake-up is a context switch inside an Apache child.
+func TestContentPhaseAllocatesNothing(t *testing.T) {
+	lib := helloLibrary(t)
+	rec := record("/hello", "Accept", "*/*", "User-Agent", "wrk", "Host", "x")
+	ids := []int32{0}
+	run := func() {
+		st := lib.pool.Get().(*reqState)
+		if err := st.fill(nil, rec); err != nil {
+			t.Fatal(err)
+		}
+		lib.runPhase(st, core.Content, ids)
+		st.finish(true)
+		st.reset()
+		lib.pool.Put(st)
+	}
+	run()
+	assert.Zero(t, testing.AllocsPerRun(1000, run))
+}
+
+func BenchmarkContentPhase(b *testing.B) {
+	lib := helloLibrary(b)
+	rec := record("/hello", "Accept", "*/*", "User-Agent", "wrk", "Host", "x")
+	ids := []int32{0}
+	b.ReportAllocs()
+	for b.Loop() {
+		st := lib.pool.Get().(*reqState)
+		st.fill(nil, rec)
+		lib.runPhase(st, core.Content, ids)
+		st.finish(true)
+		st.reset()
+		lib.pool.Put(st)
+	}
+}
