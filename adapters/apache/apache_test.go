@@ -22,11 +22,10 @@ type wrkResult = wrk.Result
 
 func TestMain(m *testing.M) { testhost.Main(m) }
 
+// writeSite writes a site file where Apache's children (www-data) can read it.
 func writeSite(t *testing.T, content string) string {
 	t.Helper()
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	p := filepath.Join(dir, "site.toml")
+	p := filepath.Join(testhost.NewApacheRoot(t), "site.toml")
 	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
 	return p
 }
@@ -303,4 +302,15 @@ func TestBadHandlerOptionsFailOnlyThatLocation(t *testing.T) {
 	assert.Equal(t, http.StatusOK, testhost.Do(t, "GET", a.URL+"/hello", nil, nil).Status)
 	assert.Contains(t, a.ErrorLog(), "some handlers could not be built")
 	assert.Contains(t, a.ErrorLog(), "/no/such/dir")
+}
+
+// AnyhostSite serves a whole site file from Go: the demo site passes the
+// same conformance table, its auth running in Apache's access hook.
+func TestAnyhostSiteDirective(t *testing.T) {
+	demoSite, err := os.ReadFile(filepath.Join(testhost.ModuleRoot(), "handlers", "demo", "site.toml"))
+	require.NoError(t, err)
+	site := writeSite(t, string(demoSite))
+	empty := writeSite(t, "")
+	a := testhost.StartApache(t, testhost.ApacheOptions{SiteFile: empty, Extra: `AnyhostSite "` + site + `"`})
+	testhost.RunConformance(t, a.Target())
 }
