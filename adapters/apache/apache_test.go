@@ -185,7 +185,7 @@ func TestGracefulRestartUnderLoad(t *testing.T) {
 			a := testhost.StartApache(t, testhost.ApacheOptions{MPM: mpm})
 			res := underLoad(t, a, "/hello", 6*time.Second, func(i int) {
 				require.NoError(t, a.Signal(syscall.SIGUSR1)) // apachectl graceful
-			}, "-H", "Connection: close")
+			}, "-H", "Connection: close", "--timeout", "10s")
 			assert.GreaterOrEqual(t, res.Requests, int64(1000))
 			assert.Zero(t, res.Non2xx3xx)
 			assert.Zero(t, res.SocketErrors.Total())
@@ -223,7 +223,8 @@ func TestGracefulRestartKeepAlive(t *testing.T) {
 	a := testhost.StartApache(t, testhost.ApacheOptions{})
 	require.NoError(t, os.WriteFile(filepath.Join(a.Root, "htdocs", "static.txt"), []byte("Hello!"), 0o644))
 	for _, path := range []string{"/hello", "/static.txt"} {
-		res := underLoad(t, a, path, 6*time.Second, func(int) { require.NoError(t, a.Signal(syscall.SIGUSR1)) })
+		res := underLoad(t, a, path, 6*time.Second, func(int) { require.NoError(t, a.Signal(syscall.SIGUSR1)) },
+			"--timeout", "10s")
 		assert.Zero(t, res.Non2xx3xx, path)
 		assert.Zero(t, res.SocketErrors.Connect+res.SocketErrors.Write+res.SocketErrors.Timeout, path)
 	}
@@ -269,7 +270,7 @@ func TestLibrarySwapUnderLoad(t *testing.T) {
 		if i == 0 {
 			assert.Equal(t, "Hello, v2!\n", string(r.Body), "the new library serves after the swap")
 		}
-	}, "-H", "Connection: close")
+	}, "-H", "Connection: close", "--timeout", "10s")
 	assert.Equal(t, []int{http.StatusOK, http.StatusNotFound}, during, "v2 after the first swap, v1 after the second")
 	assert.GreaterOrEqual(t, res.Requests, int64(1000))
 	assert.Zero(t, res.Non2xx3xx)
