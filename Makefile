@@ -6,7 +6,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DEB_PACKAGES := apache2 apache2-dev nginx wrk curl ca-certificates
 OUT := out
 
-.PHONY: all deps test lint vet unit bench build demo clean
+.PHONY: all deps bench-deps test lint vet unit bench build demo clean
 
 all: build
 
@@ -48,9 +48,27 @@ unit:
 
 test: deps lint unit
 
+# BENCH_PACKAGES: the embedded-language anchors the Apache benchmark rows
+# compare anyhost with (each runs in its own httpd).
+BENCH_PACKAGES := libapache2-mod-perl2 libapache2-mod-python libapache2-mod-wsgi-py3
+
+# bench-deps installs the missing benchmark-only Debian packages; a no-op when
+# all are present. Their maintainer scripts may try to (re)start the system
+# Apache service: harmless, the benchmark never uses it.
+bench-deps:
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make bench-deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make bench-deps: all present"; fi
+
 # bench: the pipeline's cost per request (go test -bench), then the hosts
 # side by side under wrk.
-bench: deps
+bench: deps bench-deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/
 	$(GO) run ./internal/bench
 

@@ -5,7 +5,9 @@
 //
 //	go run ./internal/bench [--duration 5s] [--rounds 3] [--only REGEXP] [--json FILE]
 //
-// Rows come from the table in targets.go. Every target is started once;
+// --only matches a target's name or "Group: Name", e.g. --only 'apache event'
+// runs every Apache group under mpm_event, --only '^apache prefork: anyhost'
+// one group. Rows come from the table in targets.go. Every target is started once;
 // then each round runs every target once, in table order (interleaved, so
 // slow drifts of the machine hit all rows alike): a warm-up wrk run that is
 // not counted, then the measured run, with the CPU and context-switch
@@ -14,8 +16,9 @@
 // ratios to the group's baseline row.
 //
 // Exit status: 0 if all went well; 1 if a target failed to start, a run
-// failed, or a target not marked AllowErrors saw non-2xx/3xx responses or
-// socket errors; 2 on bad usage; 130 when interrupted.
+// failed, or a target saw non-2xx/3xx responses or socket errors that its
+// AllowErrors or AllowKeepAliveCloses flag does not excuse; 2 on bad usage;
+// 130 when interrupted.
 package main
 
 import (
@@ -62,7 +65,7 @@ func run() int {
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds; each runs every target once")
 	fs.IntVar(&cfg.Connections, "connections", 32, "wrk -c")
 	fs.IntVar(&cfg.Threads, "threads", 2, "wrk -t")
-	only := fs.String("only", "", "run only targets whose name matches this regexp (also enables opt-in targets it matches)")
+	only := fs.String("only", "", "run only targets whose name or \"Group: Name\" matches this regexp (also enables opt-in targets it matches)")
 	list := fs.Bool("list", false, "list the targets and exit")
 	jsonPath := fs.String("json", "", "write the raw results as JSON to this file")
 	keep := fs.Bool("keep", false, "keep the work directory (binaries, child logs) instead of removing it")
@@ -147,6 +150,7 @@ func run() int {
 	}()
 
 	rep := &Report{Meta: collectMeta(cfg, workDir)}
+	rep.Meta.Hosts = hostVersions(selected)
 	printHeader(os.Stdout, rep.Meta)
 
 	// Start every selected target; stop them all on the way out, whatever happens.
@@ -158,7 +162,7 @@ func run() int {
 				continue
 			}
 			if err := running[i].Stop(); err != nil {
-				logf("warning: stopping %s: %v", selected[i].Name, err)
+				logf("warning: stopping %s: %v", selected[i].FullName(), err)
 			}
 			running[i] = nil
 		}
@@ -171,7 +175,7 @@ func run() int {
 		if ctx.Err() != nil {
 			break
 		}
-		logf("starting %s", t.Name)
+		logf("starting %s", t.FullName())
 		t0 := time.Now()
 		r, err := t.Start(ctx, workDir)
 		results[i].StartSeconds = time.Since(t0).Seconds()
@@ -180,7 +184,7 @@ func run() int {
 				break
 			}
 			results[i].StartError = err.Error()
-			logf("START FAILED %s: %v", t.Name, err)
+			logf("START FAILED %s: %v", t.FullName(), err)
 			continue
 		}
 		running[i] = r
@@ -199,7 +203,7 @@ func run() int {
 				break // interrupted mid-run: not a result
 			}
 			results[i].Runs = append(results[i].Runs, rr)
-			logf("round %d/%d  %-40s %s", round, cfg.Rounds, t.Name, rr.oneLine())
+			logf("round %d/%d  %-50s %s", round, cfg.Rounds, t.FullName(), rr.oneLine())
 		}
 	}
 	interrupted := ctx.Err() != nil
@@ -240,10 +244,10 @@ func validateTargets(ts []Target) error {
 		switch {
 		case t.Name == "" || t.Group == "" || t.Start == nil:
 			return fmt.Errorf("target %q: Name, Group and Start are required", t.Name)
-		case names[t.Name]:
-			return fmt.Errorf("duplicate target name %q", t.Name)
+		case names[t.FullName()]:
+			return fmt.Errorf("duplicate target %q", t.FullName())
 		}
-		names[t.Name] = true
+		names[t.FullName()] = true
 		if _, ok := baselines[t.Group]; !ok {
 			baselines[t.Group] = 0
 		}
@@ -265,7 +269,7 @@ func selectTargets(all []Target, only *regexp.Regexp) []Target {
 		if only == nil && t.OptIn {
 			continue
 		}
-		if only != nil && !only.MatchString(t.Name) {
+		if only != nil && !only.MatchString(t.Name) && !only.MatchString(t.FullName()) {
 			continue
 		}
 		out = append(out, t)
@@ -276,9 +280,13 @@ func selectTargets(all []Target, only *regexp.Regexp) []Target {
 func listTargets(w io.Writer, all []Target, only *regexp.Regexp) {
 	sel := map[string]bool{}
 	for _, t := range selectTargets(all, only) {
-		sel[t.Name] = true
+		sel[t.FullName()] = true
 	}
-	fmt.Fprintf(w, "%-4s %-12s %-40s %s\n", "run", "group", "target", "flags")
+	gw := len("group")
+	for _, t := range all {
+		gw = max(gw, len(t.Group))
+	}
+	fmt.Fprintf(w, "%-4s %-*s %-40s %s\n", "run", gw, "group", "target", "flags")
 	for _, t := range all {
 		var flags []string
 		if t.Baseline {
@@ -290,11 +298,14 @@ func listTargets(w io.Writer, all []Target, only *regexp.Regexp) {
 		if t.AllowErrors {
 			flags = append(flags, "allow-errors")
 		}
+		if t.AllowKeepAliveCloses {
+			flags = append(flags, "allow-keepalive-closes")
+		}
 		mark := "-"
-		if sel[t.Name] {
+		if sel[t.FullName()] {
 			mark = "yes"
 		}
-		fmt.Fprintf(w, "%-4s %-12s %-40s %s\n", mark, t.Group, t.Name, strings.Join(flags, ","))
+		fmt.Fprintf(w, "%-4s %-*s %-40s %s\n", mark, gw, t.Group, t.Name, strings.Join(flags, ","))
 	}
 }
 

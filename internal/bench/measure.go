@@ -26,8 +26,10 @@ type RunResult struct {
 	WrkStderr string      `json:"wrk_stderr,omitempty"`
 
 	// Server side, over the measured run: the target's processes and descendants.
-	CPUValid         bool    `json:"cpu_valid"` // false if the process tree changed so that the delta is meaningless
-	CPUTicks         int64   `json:"cpu_ticks"` // utime+stime(+reaped children), in 1/ClkTck s
+	CPUValid         bool    `json:"cpu_valid"`               // false if the process tree changed so that the delta is meaningless
+	CPUSource        string  `json:"cpu_source"`              // "proc" (CPUTicks) or "cgroup" (CgroupCPUUs)
+	CPUTicks         int64   `json:"cpu_ticks"`               // utime+stime(+reaped children), in 1/ClkTck s
+	CgroupCPUUs      int64   `json:"cgroup_cpu_us,omitempty"` // the target's cgroup usage_usec over the run (Running.Cgroup)
 	CPUUsPerReq      float64 `json:"cpu_us_per_req"`
 	CtxVoluntary     int64   `json:"ctx_voluntary"`
 	CtxNonvoluntary  int64   `json:"ctx_nonvoluntary"`
@@ -86,11 +88,19 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 		rr.Error = "server not running (PIDs() is empty) before the run"
 		return rr
 	}
+	var cgBefore, cgAfter int64
+	var cgErr error
+	if r.Cgroup != "" {
+		cgBefore, cgErr = cgroupUsageUs(r.Cgroup)
+	}
 	before := sampleTree(roots)
 	rr.Start = time.Now()
 	out, stderr, wrkCPU, err := runWrk(ctx, cfg, cfg.Duration, r.URL)
 	wall := time.Since(rr.Start)
 	after := sampleTree(r.PIDs())
+	if r.Cgroup != "" && cgErr == nil {
+		cgAfter, cgErr = cgroupUsageUs(r.Cgroup)
+	}
 	if ctx.Err() != nil {
 		return rr
 	}
@@ -115,14 +125,27 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	rr.WrkCPUUsPerReq = float64(wrkCPU.Microseconds()) / n
 
 	rr.CPUTicks = int64(after.Ticks) - int64(before.Ticks)
-	rr.CtxVoluntary = int64(after.CtxVoluntary) - int64(before.CtxVoluntary)
-	rr.CtxNonvoluntary = int64(after.CtxNonvoluntary) - int64(before.CtxNonvoluntary)
-	rr.CPUValid = rr.CPUTicks >= 0 && rr.CtxVoluntary >= 0 && rr.CtxNonvoluntary >= 0
+	rr.CtxVoluntary, rr.CtxNonvoluntary = ctxDelta(before, after)
+	cpuUs := float64(rr.CPUTicks) * 1e6 / float64(cfg.ClkTck)
+	rr.CPUSource = "proc"
+	if r.Cgroup != "" {
+		if cgErr != nil {
+			rr.Error = fmt.Sprintf("reading the target's cgroup: %v", cgErr)
+			return rr
+		}
+		rr.CPUSource, rr.CgroupCPUUs = "cgroup", cgAfter-cgBefore
+		cpuUs = float64(rr.CgroupCPUUs)
+	}
+	rr.CPUValid = cpuUs >= 0 && rr.CtxVoluntary >= 0 && rr.CtxNonvoluntary >= 0
 	if rr.CPUValid {
-		usPerTick := 1e6 / float64(cfg.ClkTck)
-		rr.CPUUsPerReq = float64(rr.CPUTicks) * usPerTick / n
+		rr.CPUUsPerReq = cpuUs / n
 		rr.CtxPerReq = float64(rr.CtxVoluntary+rr.CtxNonvoluntary) / n
-		rr.ServerCPUUtilPct = 100 * float64(rr.CPUTicks) * usPerTick / float64(wall.Microseconds())
+		rr.ServerCPUUtilPct = 100 * cpuUs / float64(wall.Microseconds())
+	}
+	if r.Check != nil {
+		if err := r.Check(); err != nil {
+			rr.Error = err.Error()
+		}
 	}
 	return rr
 }

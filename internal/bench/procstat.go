@@ -41,14 +41,35 @@ type procSample struct {
 	// with them; Go runtimes rarely retire threads, so this is a small error.
 	CtxVoluntary    uint64
 	CtxNonvoluntary uint64
-	PIDs            []int // the tree's processes, sorted
-	Threads         int
+	// Tasks holds each thread's counters by TID, for ctxDelta.
+	Tasks   map[int]ctxCount
+	PIDs    []int // the tree's processes, sorted
+	Threads int
+}
+
+type ctxCount struct{ vol, nonvol uint64 }
+
+// ctxDelta returns the context switches between two samples, thread by
+// thread: a thread in after but not in before (started during the run)
+// counts whole; a thread gone by after (a worker process or thread that
+// exited) loses only its switches since before, where differencing the sums
+// would lose all it ever had (and could go negative).
+func ctxDelta(before, after procSample) (vol, nonvol int64) {
+	for tid, a := range after.Tasks {
+		b, ok := before.Tasks[tid]
+		if !ok || a.vol < b.vol || a.nonvol < b.nonvol { // new, or a reused TID
+			b = ctxCount{}
+		}
+		vol += int64(a.vol - b.vol)
+		nonvol += int64(a.nonvol - b.nonvol)
+	}
+	return vol, nonvol
 }
 
 // sampleTree reads the counters of the given root processes and all their
 // descendants. Processes that vanish while being read are skipped.
 func sampleTree(roots []int) procSample {
-	var s procSample
+	s := procSample{Tasks: map[int]ctxCount{}}
 	for _, pid := range processTree(roots) {
 		st, err := readStat(pid)
 		if err != nil {
@@ -61,6 +82,9 @@ func sampleTree(roots []int) procSample {
 			v, nv, err := readCtxSwitches(t)
 			if err != nil {
 				continue
+			}
+			if tid, err := strconv.Atoi(filepath.Base(filepath.Dir(t))); err == nil {
+				s.Tasks[tid] = ctxCount{v, nv}
 			}
 			s.CtxVoluntary += v
 			s.CtxNonvoluntary += nv

@@ -41,3 +41,19 @@ func TestSampleTreeFindsDescendants(t *testing.T) {
 	assert.Contains(t, self.PIDs, os.Getpid())
 	assert.Contains(t, self.PIDs, cmd.Process.Pid) // our child is our descendant
 }
+
+func TestCtxDeltaPerThread(t *testing.T) {
+	before := procSample{Tasks: map[int]ctxCount{
+		1: {10, 1}, // lives on
+		2: {50, 5}, // exits during the run: its 55 earlier switches must not be subtracted
+		3: {90, 9}, // TID reused by a new thread with lower counters
+	}}
+	after := procSample{Tasks: map[int]ctxCount{
+		1: {15, 3},
+		3: {4, 1},
+		4: {7, 0}, // started during the run
+	}}
+	vol, nonvol := ctxDelta(before, after)
+	assert.Equal(t, int64(5+4+7), vol)
+	assert.Equal(t, int64(2+1+0), nonvol)
+}

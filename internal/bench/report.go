@@ -23,39 +23,41 @@ type Report struct {
 
 // Meta describes the machine and the load.
 type Meta struct {
-	Date        string `json:"date"`
-	Finished    string `json:"finished"`
-	Interrupted bool   `json:"interrupted"`
-	Hostname    string `json:"hostname"`
-	NProc       int    `json:"nproc"`
-	Kernel      string `json:"kernel"`
-	CPUModel    string `json:"cpu_model"`
-	LoadAvg     string `json:"loadavg_at_start"`
-	GoVersion   string `json:"go_version"`
-	WrkVersion  string `json:"wrk_version"`
-	ClkTck      int64  `json:"clk_tck"`
-	WrkCommand  string `json:"wrk_command"`
-	Duration    string `json:"duration"`
-	Warmup      string `json:"warmup"`
-	Rounds      int    `json:"rounds"`
-	Threads     int    `json:"threads"`
-	Connections int    `json:"connections"`
-	WorkDir     string `json:"work_dir"`
+	Date        string   `json:"date"`
+	Finished    string   `json:"finished"`
+	Interrupted bool     `json:"interrupted"`
+	Hostname    string   `json:"hostname"`
+	NProc       int      `json:"nproc"`
+	Kernel      string   `json:"kernel"`
+	CPUModel    string   `json:"cpu_model"`
+	LoadAvg     string   `json:"loadavg_at_start"`
+	GoVersion   string   `json:"go_version"`
+	WrkVersion  string   `json:"wrk_version"`
+	Hosts       []string `json:"hosts,omitempty"` // versions of the hosts and modules the selected targets run
+	ClkTck      int64    `json:"clk_tck"`
+	WrkCommand  string   `json:"wrk_command"`
+	Duration    string   `json:"duration"`
+	Warmup      string   `json:"warmup"`
+	Rounds      int      `json:"rounds"`
+	Threads     int      `json:"threads"`
+	Connections int      `json:"connections"`
+	WorkDir     string   `json:"work_dir"`
 }
 
 // TargetResult is one row: its runs and their summary.
 type TargetResult struct {
-	Name         string      `json:"name"`
-	Group        string      `json:"group"`
-	Baseline     bool        `json:"baseline"`
-	AllowErrors  bool        `json:"allow_errors"`
-	Notes        string      `json:"notes,omitempty"`
-	URL          string      `json:"url,omitempty"`
-	StartError   string      `json:"start_error,omitempty"`
-	StartSeconds float64     `json:"start_seconds"`
-	Check        string      `json:"check,omitempty"` // one GET after start
-	Runs         []RunResult `json:"runs"`
-	Summary      Summary     `json:"summary"`
+	Name          string      `json:"name"`
+	Group         string      `json:"group"`
+	Baseline      bool        `json:"baseline"`
+	AllowErrors   bool        `json:"allow_errors"`
+	AllowKACloses bool        `json:"allow_keepalive_closes"`
+	Notes         string      `json:"notes,omitempty"`
+	URL           string      `json:"url,omitempty"`
+	StartError    string      `json:"start_error,omitempty"`
+	StartSeconds  float64     `json:"start_seconds"`
+	Check         string      `json:"check,omitempty"` // one GET after start
+	Runs          []RunResult `json:"runs"`
+	Summary       Summary     `json:"summary"`
 }
 
 // Summary holds the medians over the successful runs of one target and
@@ -74,16 +76,36 @@ type Summary struct {
 	CtxRatio     *float64 `json:"ctx_ratio,omitempty"`
 	Non2xx3xx    int64    `json:"non_2xx_3xx"`
 	SocketErrors int64    `json:"socket_errors"`
+	ReadErrors   int64    `json:"read_errors"` // the part of SocketErrors that is "read"
+	Requests     int64    `json:"requests"`    // over all runs
 	RunErrors    int      `json:"failed_runs"`
 }
 
 func newTargetResult(t Target) *TargetResult {
-	return &TargetResult{Name: t.Name, Group: t.Group, Baseline: t.Baseline, AllowErrors: t.AllowErrors, Notes: t.Notes, Runs: []RunResult{}}
+	return &TargetResult{Name: t.Name, Group: t.Group, Baseline: t.Baseline, AllowErrors: t.AllowErrors, AllowKACloses: t.AllowKeepAliveCloses, Notes: t.Notes, Runs: []RunResult{}}
 }
+
+func (t *TargetResult) fullName() string { return t.Group + ": " + t.Name }
 
 // hasErrors reports whether anything went wrong for this target.
 func (t *TargetResult) hasErrors() bool {
 	return t.StartError != "" || t.Summary.RunErrors > 0 || t.Summary.Non2xx3xx > 0 || t.Summary.SocketErrors > 0
+}
+
+// maxKeepAliveCloses is the share of requests that may end in a wrk read
+// error on an AllowKeepAliveCloses target.
+const maxKeepAliveCloses = 0.01
+
+// excused reports whether the target's errors are all of a kind its flags
+// allow, so that they do not fail the run.
+func (t *TargetResult) excused() bool {
+	if !t.httpErrorsOnly() {
+		return false
+	}
+	s := t.Summary
+	return t.AllowErrors ||
+		(t.AllowKACloses && s.Non2xx3xx == 0 && s.SocketErrors == s.ReadErrors &&
+			float64(s.ReadErrors) <= maxKeepAliveCloses*float64(s.Requests))
 }
 
 // httpErrorsOnly: the target's only problems are HTTP/socket errors seen by
@@ -141,12 +163,16 @@ func printHeader(w io.Writer, m Meta) {
 	fmt.Fprintf(w, "machine: %s, nproc %d, kernel %s, cpu %s, loadavg %s\n", m.Hostname, m.NProc, m.Kernel, m.CPUModel, m.LoadAvg)
 	fmt.Fprintf(w, "go:      %s\n", m.GoVersion)
 	fmt.Fprintf(w, "wrk:     %s\n", m.WrkVersion)
+	for _, h := range m.Hosts {
+		fmt.Fprintf(w, "host:    %s\n", h)
+	}
 	warm := "no warm-up"
 	if m.Warmup != "0s" {
 		warm = m.Warmup + " uncounted warm-up before each run"
 	}
 	fmt.Fprintf(w, "load:    %s; %d round(s), targets interleaved; %s\n", m.WrkCommand, m.Rounds, warm)
 	fmt.Fprintf(w, "CPU:     server processes + descendants, /proc utime+stime (+reaped children), CLK_TCK %d; ctx switches over all their threads\n\n", m.ClkTck)
+
 }
 
 func median(xs []float64) float64 {
@@ -172,6 +198,8 @@ func summarize(ts []*TargetResult) {
 			if r.Wrk != nil {
 				s.Non2xx3xx += r.Wrk.Non2xx3xx
 				s.SocketErrors += r.Wrk.SocketErrors.Total()
+				s.ReadErrors += r.Wrk.SocketErrors.Read
+				s.Requests += r.Wrk.Requests
 			}
 			if !r.ok() {
 				s.RunErrors++
@@ -276,6 +304,18 @@ func printTables(w io.Writer, rep *Report) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "medians over rounds; ratios = row / baseline (req/s: higher is better; CPU: lower is better).")
+	var cg []string
+	for _, g := range groups {
+		for _, t := range byGroup[g] {
+			if len(t.Runs) > 0 && t.Runs[0].CPUSource == "cgroup" {
+				cg = append(cg, g)
+				break
+			}
+		}
+	}
+	if len(cg) > 0 {
+		fmt.Fprintf(w, "CPU of %s: the instance's cgroup v2 cpu.stat (usage_usec), which also counts processes that exited unwaited (CGI programs); ctx switches: live processes only.\n", strings.Join(cg, "; "))
+	}
 }
 
 func errorCell(t *TargetResult) string {
@@ -294,7 +334,7 @@ func errorCell(t *TargetResult) string {
 		return "-"
 	}
 	cell := "!!! " + strings.Join(parts, ", ")
-	if t.AllowErrors && t.httpErrorsOnly() {
+	if t.excused() {
 		cell += " (allowed)"
 	}
 	return cell
@@ -328,30 +368,33 @@ func writeAligned(w io.Writer, rows [][]string) {
 }
 
 // printErrors prints every problem loudly and reports whether the run must
-// exit 1 (any problem, except HTTP errors of AllowErrors targets).
+// exit 1 (any problem, except those the target's flags allow).
 func printErrors(w io.Writer, ts []*TargetResult) (fail bool) {
 	var lines []string
 	for _, t := range ts {
 		if !t.hasErrors() {
 			continue
 		}
-		excused := t.AllowErrors && t.httpErrorsOnly()
+		excused := t.excused()
 		if !excused {
 			fail = true
 		}
 		tag := ""
 		if excused {
 			tag = " (AllowErrors: not failing the run)"
+			if !t.AllowErrors {
+				tag = fmt.Sprintf(" (AllowKeepAliveCloses, <= %g of requests: not failing the run)", maxKeepAliveCloses)
+			}
 		}
 		if t.StartError != "" {
-			lines = append(lines, fmt.Sprintf("%s: START FAILED%s:\n%s", t.Name, tag, indent(t.StartError, "      ")))
+			lines = append(lines, fmt.Sprintf("%s: START FAILED%s:\n%s", t.fullName(), tag, indent(t.StartError, "      ")))
 		}
 		for _, r := range t.Runs {
 			switch {
 			case r.Error != "":
-				lines = append(lines, fmt.Sprintf("%s: round %d FAILED: %s", t.Name, r.Round, r.Error))
+				lines = append(lines, fmt.Sprintf("%s: round %d FAILED: %s", t.fullName(), r.Round, r.Error))
 			case r.Wrk != nil && r.Wrk.Errors():
-				lines = append(lines, fmt.Sprintf("%s: round %d: %s%s", t.Name, r.Round, r.Wrk.ErrorText(), tag))
+				lines = append(lines, fmt.Sprintf("%s: round %d: %s%s", t.fullName(), r.Round, r.Wrk.ErrorText(), tag))
 			}
 		}
 	}

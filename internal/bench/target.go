@@ -27,7 +27,7 @@ import (
 // workDir for binaries, configs and logs; it must return once the server
 // answers, and the returned Running.Stop must stop everything it started.
 type Target struct {
-	Name  string // row label, e.g. "standalone /hello"; unique; --only matches it
+	Name  string // row label, e.g. "standalone /hello"; unique within its Group
 	Group string // table it belongs to; ratios are computed against the group's Baseline
 	// Baseline marks the row the group's ratios are relative to; exactly one
 	// per group.
@@ -36,6 +36,14 @@ type Target struct {
 	// but do not make the run exit 1 (e.g. a target that is known to drop
 	// connections under load).
 	AllowErrors bool
+	// AllowKeepAliveCloses: wrk "read" socket errors up to maxKeepAliveCloses
+	// of the requests are shown but do not fail the run. They are what a
+	// server closing an idle keep-alive connection just as wrk sends on it
+	// looks like (mpm_event closes a child's idle keep-alive connections
+	// whenever all its workers are busy). Any other error still fails it;
+	// pair it with a Running.Check that catches crashed workers, whose
+	// dropped connections look the same to wrk.
+	AllowKeepAliveCloses bool
 	// OptIn targets are skipped unless --only names them (extra rows such as
 	// noise controls that are not worth their time in every run).
 	OptIn bool
@@ -45,6 +53,9 @@ type Target struct {
 	// Start starts the server(s) and returns once they answer on URL.
 	Start func(ctx context.Context, workDir string) (*Running, error)
 }
+
+// FullName is "Group: Name", unique in the table; --only matches it (or Name).
+func (t Target) FullName() string { return t.Group + ": " + t.Name }
 
 // Running is a started target.
 type Running struct {
@@ -56,6 +67,14 @@ type Running struct {
 	// Stop stops everything Start started. It is called exactly once, also
 	// when the run is interrupted.
 	Stop func() error
+	// Cgroup, if set, is a cgroup v2 directory holding the target's
+	// processes (see cgroup.go): the server CPU is then its cpu.stat
+	// usage_usec, which also counts processes that exited during the run
+	// (CGI programs); context switches still come from PIDs' trees.
+	Cgroup string
+	// Check, if set, is called after each measured run; an error fails the
+	// run (e.g. the server logged a crashed worker since the last check).
+	Check func() error
 }
 
 // repoRoot is the module root (directory of go.mod), set by main; go builds run there.
@@ -80,6 +99,19 @@ var (
 // compiler's output.
 func GoBuild(ctx context.Context, workDir, pkg, name string) (string, error) {
 	out := filepath.Join(workDir, name)
+	return buildOnce(out, func() error {
+		start := time.Now()
+		if err := runIn(ctx, repoRoot, "go", "build", "-o", out, pkg); err != nil {
+			return err
+		}
+		logf("built %s in %.1fs", pkg, time.Since(start).Seconds())
+		return nil
+	})
+}
+
+// buildOnce runs build once per output path out and returns out, or the
+// first call's error to every call.
+func buildOnce(out string, build func() error) (string, error) {
 	buildsMu.Lock()
 	b := builds[out]
 	if b == nil {
@@ -88,21 +120,25 @@ func GoBuild(ctx context.Context, workDir, pkg, name string) (string, error) {
 	}
 	buildsMu.Unlock()
 	b.once.Do(func() {
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-		cmd.Dir = repoRoot
-		msg, err := cmd.CombinedOutput()
-		if err != nil {
-			b.err = fmt.Errorf("go build -o %s %s: %v", out, pkg, err)
-			if m := strings.TrimSpace(string(msg)); m != "" {
-				b.err = fmt.Errorf("%w\n%s", b.err, m)
-			}
-			return
+		if b.err = build(); b.err == nil {
+			b.path = out
 		}
-		b.path = out
-		logf("built %s in %.1fs", pkg, time.Since(start).Seconds())
 	})
 	return b.path, b.err
+}
+
+// runIn runs a command in dir; the error carries its combined output.
+func runIn(ctx context.Context, dir, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	msg, err := cmd.CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("%s %s: %v", name, strings.Join(args, " "), err)
+		if m := strings.TrimSpace(string(msg)); m != "" {
+			err = fmt.Errorf("%w\n%s", err, m)
+		}
+	}
+	return err
 }
 
 // ---------------------------------------------------------------- children
@@ -130,6 +166,13 @@ var slugRe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // reaches only the driver, which then stops it in order). If the driver dies
 // without cleaning up, the kernel kills the child (Pdeathsig).
 func StartChild(workDir, name, bin string, args ...string) (*Child, error) {
+	return StartChildIn(workDir, name, "", bin, args...)
+}
+
+// StartChildIn is StartChild with the child started inside the cgroup v2
+// directory cgroup (none if empty), atomically (clone3 CLONE_INTO_CGROUP),
+// so that everything it forks is in the cgroup from its first instruction.
+func StartChildIn(workDir, name, cgroup, bin string, args ...string) (*Child, error) {
 	dir, err := os.MkdirTemp(workDir, "child-"+slugRe.ReplaceAllString(name, "_")+"-")
 	if err != nil {
 		return nil, err
@@ -157,6 +200,14 @@ func StartChild(workDir, name, bin string, args ...string) (*Child, error) {
 	c.Cmd.Stdout = stdout
 	c.Cmd.Stderr = stderr
 	c.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cgroup != "" {
+		fd, err := syscall.Open(cgroup, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open cgroup %s: %w", cgroup, err)
+		}
+		defer syscall.Close(fd)
+		c.Cmd.SysProcAttr.UseCgroupFD, c.Cmd.SysProcAttr.CgroupFD = true, fd
+	}
 	// Pdeathsig fires when the creating OS thread exits; keep this goroutine
 	// on one thread across the fork so the signal is tied to a thread that
 	// the runtime keeps (it only retires threads that exit while locked).

@@ -7,7 +7,7 @@ func targets() []Target {
 	bareHello := GoServer("./internal/bench/barehello", "barehello",
 		func(addr string) []string { return []string{"--listen", addr} }, "/hello")
 
-	return []Target{
+	ts := []Target{
 		{
 			Name:     "net/http bare hello",
 			Group:    "standalone",
@@ -48,4 +48,7 @@ func targets() []Target {
 			Start: bareHello,
 		},
 	}
+	// Apache groups (apache.go): per MPM, one httpd with anyhost, a static
+	// file, mod_proxy_http and CGI; then one httpd per embedded language.
+	return append(ts, apacheTargets()...)
 }
