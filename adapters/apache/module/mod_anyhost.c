@@ -22,6 +22,7 @@
 #include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "ap_mpm.h"
 #include "util_script.h"
 #include "ap_provider.h"
 #include "mod_auth.h"
@@ -51,6 +52,8 @@ static int go_max_procs;              /* AnyhostGoMaxProcs */
 static const char *relative_to;       /* AnyhostRelativeTo, default ServerRoot */
 
 /* ---- child state: set once in child_init ---- */
+
+static int yield_enabled; /* see yield_due */
 
 static struct {
     int loaded;
@@ -618,10 +621,12 @@ static void child_init(apr_pool_t *p, server_rec *s)
     char err[1024] = "";
     const char *spec_buf;
     long spec_len;
-    int rc;
+    int rc, threaded = 0;
 
     if (!library_path)
         return;
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS)
+        yield_enabled = threaded == AP_MPMQ_NOT_SUPPORTED;
     /* Go's threads inherit this thread's signal mask: keep Apache's
      * TERM/HUP/USR1/WINCH for Apache, leave crash signals to Go. */
     sigfillset(&block);
@@ -719,17 +724,23 @@ static int later_phases(request_rec *r, int phase)
 
 /*
  * Go's sysmon preempts a P whose scheduler tick has not moved for 10ms. A P
- * that only ever runs callbacks from this thread never ticks, so after
- * 10ms sysmon takes it away after every callback and polls every 20us
- * from then on: about one context switch per request, measured. Passing
- * through Go's scheduler once per 5ms per thread moves the tick and keeps
- * sysmon asleep.
+ * that only ever runs callbacks from one C thread never ticks, so after
+ * 10ms sysmon takes it after every callback and then polls every 20us:
+ * under prefork, where each child's single thread keeps its P, that was
+ * two to three context switches per request (measured). Passing through
+ * Go's scheduler once per 5ms moves the tick and lets sysmon sleep. Under
+ * threaded MPMs the Ps move between threads anyway and the yields cost
+ * more than they save (measured: 3.4 -> 6.8 switches per request), so
+ * they are off there.
  */
 static __thread apr_time_t last_yield;
 
 static int yield_due(void)
 {
-    apr_time_t now = apr_time_now();
+    apr_time_t now;
+    if (!yield_enabled)
+        return 0;
+    now = apr_time_now();
     if (now - last_yield < apr_time_from_msec(5))
         return 0;
     last_yield = now;
