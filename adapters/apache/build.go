@@ -91,10 +91,15 @@ func Build(ctx context.Context, o BuildOptions) error {
 	if err != nil {
 		return err
 	}
-	gen := filepath.Join(modDir, ".anyhost", "apache-lib")
-	if err := os.MkdirAll(gen, 0o755); err != nil {
+	// A directory of its own, so builds running at once do not clash.
+	if err := os.MkdirAll(filepath.Join(modDir, ".anyhost"), 0o755); err != nil {
 		return err
 	}
+	gen, err := os.MkdirTemp(filepath.Join(modDir, ".anyhost"), "apache-lib-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(gen)
 	var src bytes.Buffer
 	if err := mainTemplate.Execute(&src, o.Packages); err != nil {
 		return err
