@@ -33,12 +33,14 @@ lint: vet
 	if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
 	$(GO) run $(STATICCHECK) ./...
 
-# unit runs every test with the race detector; the verbose log goes to
+# unit runs every test with the race detector, then the allocation tests
+# without it (the race detector changes allocation counts); the verbose log goes to
 # $(OUT)/test.log (CI reads it for skips) and a summary to the terminal.
 unit:
 	@mkdir -p $(OUT)
 	@set -o pipefail; status=0; \
 	$(GO) test -race -count=1 -v ./... > $(OUT)/test.log 2>&1 || status=$$?; \
+	$(GO) test -count=1 -v -run 'Alloc' ./core/ ./adapters/apache/bridge/ >> $(OUT)/test.log 2>&1 || status=$$?; \
 	grep -E '^(ok|FAIL|---|panic:|\s+--- FAIL)|\[no test files\]' $(OUT)/test.log | grep -v -- '--- PASS' ; \
 	passed=$$(grep -cE '^\s*--- PASS' $(OUT)/test.log); failed=$$(grep -cE '^\s*--- FAIL' $(OUT)/test.log); \
 	skipped=$$(grep -cE '^\s*--- SKIP' $(OUT)/test.log); \
