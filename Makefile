@@ -15,15 +15,7 @@ build:
 
 # deps installs the missing Debian packages; a no-op when all are present.
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
-	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-	else echo "make deps: all present"; fi
+	@scripts/install-debs $(DEB_PACKAGES)
 
 vet:
 	$(GO) vet ./...
@@ -54,19 +46,9 @@ test: deps lint unit
 # compare anyhost with (each runs in its own httpd).
 BENCH_PACKAGES := libapache2-mod-perl2 libapache2-mod-python libapache2-mod-wsgi-py3
 
-# bench-deps installs the missing benchmark-only Debian packages; a no-op when
-# all are present. Their maintainer scripts may try to (re)start the system
-# Apache service: harmless, the benchmark never uses it.
+# bench-deps installs the missing benchmark-only Debian packages.
 bench-deps:
-	@missing=""; for p in $(BENCH_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make bench-deps: installing$$missing"; \
-	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-	else echo "make bench-deps: all present"; fi
+	@scripts/install-debs $(BENCH_PACKAGES)
 
 # bench: the pipeline's cost per request (go test -bench), then the hosts
 # side by side under wrk.
