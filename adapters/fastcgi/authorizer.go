@@ -1,0 +1,95 @@
+package fastcgi
+
+// The Authorizer role (spec section 6.3), as Apache's mod_authnz_fcgi uses
+// it: only the access, authn and authz phases of the location matching the
+// request run, and the answer is a grant (exactly 200, with the user in
+// Variable-REMOTE_USER) or a denial. Nothing a handler writes reaches the
+// web server: a handler's own 2xx must never read as a grant.
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+
+	"github.com/anyhost/anyhost/core"
+)
+
+func (s *Server) authorize(req *request, env map[string]string) {
+	// mod_authnz_fcgi's Basic-provider mode (AuthBasicProvider NAME) sends
+	// no Authorization header; the credentials arrive as REMOTE_USER and
+	// REMOTE_PASSWD. Rebuilding the header from them lets the site's own
+	// authn check them. Trusting REMOTE_USER here is safe where it is not
+	// in the Responder role: the Authorizer role is only reached by
+	// mod_authnz_fcgi over a socket the web server owns, the name comes
+	// with a password, and the authn phase verifies both. FillFromCGI
+	// drops REMOTE_USER; the password leaves env here so no handler's
+	// Env() shows it.
+	pass, basicMode := env["REMOTE_PASSWD"]
+	user := env["REMOTE_USER"]
+	delete(env, "REMOTE_PASSWD")
+	r := requests.Get().(*core.Request)
+	defer func() {
+		r.Reset()
+		requests.Put(r)
+	}()
+	if err := FillFromCGI(r, env); err != nil {
+		s.Log.Error().Err(err).Msg("fastcgi: bad CGI variables")
+		writeStatus(req.out, http.StatusInternalServerError, nil)
+		return
+	}
+	if basicMode {
+		r.Header["Authorization"] = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))}
+	}
+	r.Adapter, r.Body = s.Adapter, http.NoBody
+	r.Bind(&discardWriter{header: http.Header{}}, req.ctx, &s.Log)
+
+	st := authPhases(s.Site.Match(r.Path), r)
+	switch {
+	case st == core.OK || st == core.Declined:
+		if basicMode && r.User == "" {
+			// Credentials nobody checked (no authn here) grant nothing.
+			s.Log.Warn().Str("uri", r.URI).Msg("fastcgi: authorizer got credentials but the location has no authn")
+			writeStatus(req.out, http.StatusUnauthorized, nil)
+			return
+		}
+		h := http.Header{}
+		if r.User != "" {
+			// Set directly: Header.Set would write Variable-Remote_user.
+			h["Variable-REMOTE_USER"] = []string{r.User}
+			h["Variable-AUTH_TYPE"] = []string{r.AuthType}
+		}
+		writeHead(req.out, http.StatusOK, h)
+	case st == http.StatusUnauthorized:
+		h := http.Header{}
+		if c := r.ErrHeader().Values("WWW-Authenticate"); len(c) > 0 {
+			// One header: nginx 1.22 forwards only the first.
+			h["WWW-Authenticate"] = []string{strings.Join(c, ", ")}
+		}
+		writeStatus(req.out, http.StatusUnauthorized, h)
+	case st.IsHTTP() && st >= 400:
+		writeStatus(req.out, int(st), nil)
+	default:
+		// Done or a 1xx-3xx from an auth phase: the response the handler
+		// meant cannot be forwarded, and it must not read as a grant.
+		s.Log.Error().Str("status", st.String()).Str("uri", r.URI).Msg("fastcgi: auth phase ended with a status an authorizer cannot send")
+		writeStatus(req.out, http.StatusInternalServerError, nil)
+	}
+}
+
+// authPhases runs access, authn and authz as Site.Serve would, stopping at
+// the first phase that ends the request.
+func authPhases(loc *core.Location, r *core.Request) core.Status {
+	for _, p := range [...]core.Phase{core.Access, core.Authn, core.Authz} {
+		if st := core.RunPhase(p, loc.Handlers[p], r); st != core.OK && st != core.Declined {
+			return st
+		}
+	}
+	return core.OK
+}
+
+// discardWriter swallows what auth handlers write.
+type discardWriter struct{ header http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) WriteHeader(int)             {}
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }

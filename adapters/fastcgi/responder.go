@@ -1,0 +1,127 @@
+package fastcgi
+
+// The Responder role (spec section 6.2): the whole site runs for the
+// request and the answer goes back as a CGI response on STDOUT.
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/anyhost/anyhost/core"
+)
+
+var requests = sync.Pool{New: func() any { return new(core.Request) }}
+
+func (s *Server) respond(req *request, env map[string]string) {
+	r := requests.Get().(*core.Request)
+	defer func() {
+		r.Reset()
+		requests.Put(r)
+	}()
+	w := &responseWriter{out: req.out, header: make(http.Header, 4)}
+	if err := FillFromCGI(r, env); err != nil {
+		s.Log.Error().Err(err).Msg("fastcgi: bad CGI variables")
+		code := http.StatusInternalServerError
+		if errors.Is(err, ErrBadURI) {
+			code = http.StatusBadRequest
+		}
+		writeStatus(req.out, code, nil)
+		return
+	}
+	r.Adapter, r.Body = s.Adapter, req.body
+	r.Bind(w, req.ctx, &s.Log)
+	if r.ContentLength > s.Site.Limits.WithDefaults().MaxBody {
+		// Refuse before any phase runs, as core's net/http bridge does.
+		r.Status = http.StatusRequestEntityTooLarge
+		r.ResponseHeader["Content-Type"] = textPlain
+		r.WriteString("413 Request Entity Too Large\n")
+		core.RunPhase(core.Log, s.Site.Match(r.Path).Handlers[core.Log], r)
+		return
+	}
+	s.Site.Serve(r)
+	if !w.wrote {
+		w.WriteHeader(r.StatusCode())
+	}
+}
+
+var textPlain = []string{"text/plain; charset=utf-8"}
+
+// responseWriter is the http.ResponseWriter handlers write through: the
+// status and headers become a CGI header block ("Status: 200 OK") at the
+// start of STDOUT.
+type responseWriter struct {
+	out    *outStream
+	header http.Header
+	wrote  bool
+}
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	writeHead(w.out, code, w.header)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.out.Write(p)
+}
+
+// Flush sends the STDOUT records buffered so far at once.
+func (w *responseWriter) Flush() {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.out.Flush()
+}
+
+// writeHead writes the CGI header block. Keys are written as given, so a
+// caller that needs exact case (Variable-REMOTE_USER) sets the map key
+// directly. CR and LF in names or values would let a handler inject
+// headers: names with them are dropped, values have them replaced.
+func writeHead(out *outStream, code int, h http.Header) {
+	var line [64]byte
+	b := append(line[:0], "Status: "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	if text := http.StatusText(code); text != "" {
+		b = append(b, ' ')
+		b = append(b, text...)
+	}
+	b = append(b, "\r\n"...)
+	out.Write(b)
+	for k, vs := range h {
+		if k == "" || strings.ContainsAny(k, "\r\n:") {
+			continue
+		}
+		for _, v := range vs {
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+			}
+			out.WriteString(k)
+			out.WriteString(": ")
+			out.WriteString(v)
+			out.WriteString("\r\n")
+		}
+	}
+	out.WriteString("\r\n")
+}
+
+// writeStatus answers with code and a short text body, for failures that
+// happen before or instead of the site (bad params, an authorizer's
+// denial).
+func writeStatus(out *outStream, code int, h http.Header) {
+	if h == nil {
+		h = http.Header{}
+	}
+	h["Content-Type"] = textPlain
+	writeHead(out, code, h)
+	out.WriteString(strconv.Itoa(code) + " " + http.StatusText(code) + "\n")
+}

@@ -1,0 +1,471 @@
+package fastcgi
+
+// This file is the application side of a FastCGI connection: accepting
+// connections, reading records, keeping track of the requests multiplexed on
+// each, and ending them. What a request does is in responder.go and
+// authorizer.go.
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/anyhost/anyhost/core"
+)
+
+// Adapter is the name requests report in Request.Adapter.
+const Adapter = "fastcgi"
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("fastcgi: server closed")
+
+// Server serves a site to web servers speaking FastCGI.
+type Server struct {
+	// Site is what the Responder role serves and whose auth phases the
+	// Authorizer role runs.
+	Site *core.Site
+	// Log receives error lines and is the requests' logger.
+	Log zerolog.Logger
+	// MaxConns bounds open connections (further ones wait in the listen
+	// backlog); advertised as FCGI_MAX_CONNS. Default 1024.
+	MaxConns int
+	// MaxReqs bounds requests in progress over all connections; beyond it
+	// BEGIN_REQUEST is answered FCGI_OVERLOADED. Advertised as
+	// FCGI_MAX_REQS. Default 4096.
+	MaxReqs int
+	// Adapter is reported to handlers as Request.Adapter. Default "fastcgi";
+	// the nginx adapter sets its own name.
+	Adapter string
+
+	once      sync.Once
+	sem       chan struct{}
+	closing   chan struct{}
+	shutdown  atomic.Bool
+	reqs      atomic.Int64
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		if s.MaxConns <= 0 {
+			s.MaxConns = 1024
+		}
+		if s.MaxReqs <= 0 {
+			s.MaxReqs = 4096
+		}
+		if s.Adapter == "" {
+			s.Adapter = Adapter
+		}
+		s.sem = make(chan struct{}, s.MaxConns)
+		s.closing = make(chan struct{})
+		s.listeners = map[net.Listener]struct{}{}
+		s.conns = map[*conn]struct{}{}
+	})
+}
+
+// Serve accepts connections on ln until Shutdown or an accept error.
+func (s *Server) Serve(ln net.Listener) error {
+	s.init()
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.closing:
+			return ErrServerClosed
+		}
+		nc, err := ln.Accept()
+		if err != nil {
+			<-s.sem
+			if s.shutdown.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.Log.Warn().Err(err).Msg("fastcgi: accept failed; retrying")
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := s.newConn(nc)
+		go func() {
+			defer func() { <-s.sem }()
+			c.serve()
+		}()
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, waits for requests in
+// progress to end, and returns; when ctx ends first it closes every
+// connection (cancelling their requests' contexts) and returns ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	if !s.shutdown.Swap(true) {
+		close(s.closing)
+	}
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		for c := range s.conns {
+			c.closeIfIdle()
+		}
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			for c := range s.conns {
+				c.nc.Close()
+			}
+			s.mu.Unlock()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// conn is one connection from the web server; requests on it may be
+// multiplexed (we advertise FCGI_MPXS_CONNS=1).
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // request goroutines
+	wmu    sync.Mutex     // whole records go out one write at a time
+	mu     sync.Mutex
+	reqs   map[uint16]*request
+	// draining is set once a request without FCGI_KEEP_CONN has ended.
+	draining atomic.Bool
+}
+
+// request is one request's state on its connection.
+type request struct {
+	c       *conn
+	id      uint16
+	role    Role
+	keep    bool
+	started bool   // PARAMS ended; the request runs; owned by the read loop
+	params  []byte // the PARAMS stream so far
+	tooBig  bool
+	body    *body
+	out     *outStream
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{srv: s, nc: nc, ctx: ctx, cancel: cancel, reqs: map[uint16]*request{}}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	return c
+}
+
+// readers pools the 64 KiB read buffer together with the record buffer:
+// a fresh pair per connection would cost 128 KiB of allocation each.
+var readers = sync.Pool{New: func() any {
+	return &recordReader{br: bufio.NewReaderSize(nil, 64<<10)}
+}}
+
+// errClose ends the read loop without logging: the protocol says to close.
+var errClose = errors.New("close")
+
+func (c *conn) serve() {
+	rr := readers.Get().(*recordReader)
+	rr.br.Reset(c.nc)
+	defer func() {
+		c.nc.Close()
+		c.cancel()
+		c.mu.Lock()
+		for id, req := range c.reqs {
+			req.cancel()
+			req.body.fail(ErrAborted)
+			if !req.started { // no goroutine will finish it
+				delete(c.reqs, id)
+				c.srv.reqs.Add(-1)
+			}
+		}
+		c.mu.Unlock()
+		c.wg.Wait()
+		rr.br.Reset(nil)
+		readers.Put(rr)
+		c.srv.mu.Lock()
+		delete(c.srv.conns, c)
+		c.srv.mu.Unlock()
+	}()
+	c.idle()
+	for {
+		rec, err := rr.next()
+		if err == nil {
+			err = c.handle(rec)
+		}
+		if err != nil {
+			if err != errClose && err != io.EOF && !errors.Is(err, net.ErrClosed) {
+				c.srv.Log.Warn().Err(err).Str("remote", c.nc.RemoteAddr().String()).Msg("fastcgi: closing connection")
+			}
+			return
+		}
+	}
+}
+
+// idle sets the read deadline for a connection waiting for its next
+// request. While requests run there is none: a handler may stream for long
+// while the web server has nothing to send.
+func (c *conn) idle() {
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.Site.Limits.WithDefaults().IdleTimeout))
+}
+
+func (c *conn) closeIfIdle() {
+	c.mu.Lock()
+	if len(c.reqs) == 0 {
+		c.nc.Close()
+	}
+	c.mu.Unlock()
+}
+
+func (c *conn) send(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if wt := c.srv.Site.Limits.WriteTimeout; wt > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(wt))
+	}
+	_, err := c.nc.Write(b)
+	return err
+}
+
+func (c *conn) lookup(id uint16) *request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reqs[id]
+}
+
+func (c *conn) handle(rec record) error {
+	if c.draining.Load() {
+		return nil
+	}
+	switch rec.typ {
+	case typeGetValues:
+		return c.getValues(rec.content)
+	case typeBeginRequest:
+		return c.begin(rec)
+	case typeAbortRequest:
+		if req := c.lookup(rec.id); req != nil {
+			if !req.started {
+				return c.finish(req, statusRequestComplete)
+			}
+			req.out.discard.Store(true)
+			req.cancel()
+			req.body.fail(ErrAborted)
+		}
+	case typeParams:
+		req := c.lookup(rec.id)
+		if req == nil || req.started {
+			return nil // records for inactive requests are ignored (spec 3.3)
+		}
+		if len(rec.content) == 0 {
+			c.start(req)
+		} else if len(req.params)+len(rec.content) > maxParams {
+			req.tooBig, req.params = true, nil
+		} else if !req.tooBig {
+			req.params = append(req.params, rec.content...)
+		}
+	case typeStdin:
+		req := c.lookup(rec.id)
+		if req == nil {
+			return nil
+		}
+		if !req.started {
+			return ErrBadRecord // STDIN before the end of PARAMS
+		}
+		req.body.write(rec.content)
+	case typeData, typeEndRequest, typeStdout, typeStderr, typeGetValuesResult, typeUnknownType:
+		// DATA belongs to the Filter role, which we refuse; the others
+		// flow the other way. Neither needs an answer.
+	default:
+		var b [8]byte
+		b[0] = rec.typ
+		return c.send(appendRecord(nil, typeUnknownType, 0, b[:]))
+	}
+	return nil
+}
+
+func (c *conn) begin(rec record) error {
+	if rec.id == 0 || len(rec.content) != 8 {
+		return ErrBadRecord
+	}
+	role := Role(binary.BigEndian.Uint16(rec.content))
+	keep := rec.content[2]&flagKeepConn != 0
+	refuse := func(status uint8) error {
+		if err := c.send(appendEndRequest(nil, rec.id, 0, status)); err != nil {
+			return errClose
+		}
+		if !keep {
+			return c.linger()
+		}
+		return nil
+	}
+	c.mu.Lock()
+	_, dup := c.reqs[rec.id]
+	c.mu.Unlock()
+	switch {
+	case dup:
+		return ErrBadRecord
+	case role != RoleResponder && role != RoleAuthorizer:
+		return refuse(statusUnknownRole)
+	case c.srv.shutdown.Load() || c.srv.reqs.Load() >= int64(c.srv.MaxReqs):
+		return refuse(statusOverloaded)
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	req := &request{c: c, id: rec.id, role: role, keep: keep, ctx: ctx, cancel: cancel,
+		body: newBody(c.srv.Site.Limits.WithDefaults().MaxBody)}
+	req.out = newOutStream(rec.id, c.send)
+	c.srv.reqs.Add(1)
+	c.mu.Lock()
+	if len(c.reqs) == 0 {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	c.reqs[rec.id] = req
+	c.mu.Unlock()
+	return nil
+}
+
+// start runs the request once PARAMS has ended, not when STDIN arrives:
+// mod_authnz_fcgi sends no STDIN at all.
+func (c *conn) start(req *request) {
+	req.started = true
+	var env map[string]string
+	err := ErrParamsTooLarge
+	if !req.tooBig {
+		env, err = decodeParams(req.params)
+	}
+	req.params = nil
+	if req.role == RoleAuthorizer {
+		req.body.write(nil) // the Authorizer role has no body
+	}
+	c.wg.Add(1)
+	go c.run(req, env, err)
+}
+
+func (c *conn) run(req *request, env map[string]string, perr error) {
+	defer c.wg.Done()
+	defer func() {
+		if v := recover(); v != nil {
+			c.srv.Log.Error().Interface("panic", v).Msg("fastcgi: request failed")
+			c.nc.Close()
+		}
+	}()
+	switch {
+	case perr != nil:
+		c.srv.Log.Error().Err(perr).Msg("fastcgi: bad PARAMS")
+		writeStatus(req.out, 500, nil)
+	case req.role == RoleAuthorizer:
+		c.srv.authorize(req, env)
+	default:
+		c.srv.respond(req, env)
+	}
+	req.body.close()
+	if err := c.finish(req, statusRequestComplete); err != nil {
+		c.nc.Close()
+	}
+}
+
+// finish ends req with END_REQUEST. The id is freed first, so the web
+// server may reuse it as soon as it reads END_REQUEST.
+func (c *conn) finish(req *request, status uint8) error {
+	req.cancel()
+	c.mu.Lock()
+	delete(c.reqs, req.id)
+	if len(c.reqs) == 0 && req.keep && !c.draining.Load() {
+		c.idle()
+	}
+	c.mu.Unlock()
+	c.srv.reqs.Add(-1)
+	err := req.out.end(0, status)
+	if err == nil && !req.keep {
+		err = c.linger()
+	}
+	return err
+}
+
+// linger ends a connection without FCGI_KEEP_CONN. Closing it outright
+// while the web server is still sending STDIN the handler did not read
+// would make the kernel answer with a reset, which can destroy the response
+// before the web server reads it. So only our side is shut; what still
+// arrives is read and dropped until the web server closes, for at most a
+// few seconds.
+func (c *conn) linger() error {
+	c.draining.Store(true)
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return errClose
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	return nil
+}
+
+const lingerTimeout = 5 * time.Second
+
+// getValues answers GET_VALUES with the variables we know, each once.
+func (c *conn) getValues(content []byte) error {
+	var out []byte
+	var seen [3]bool
+	err := pairs(content, func(name, _ []byte) error {
+		var i int
+		var v int
+		switch string(name) {
+		case "FCGI_MAX_CONNS":
+			i, v = 0, c.srv.MaxConns
+		case "FCGI_MAX_REQS":
+			i, v = 1, c.srv.MaxReqs
+		case "FCGI_MPXS_CONNS":
+			i, v = 2, 1
+		default:
+			return nil
+		}
+		if !seen[i] {
+			seen[i] = true
+			out = appendPair(out, string(name), strconv.Itoa(v))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.send(appendRecord(nil, typeGetValuesResult, 0, out))
+}
