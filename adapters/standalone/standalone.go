@@ -11,13 +11,13 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/listen"
 )
 
 // Server is a standalone host.
@@ -35,6 +35,8 @@ type Server struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after the context ends. Default 30s.
 	ShutdownTimeout time.Duration
+	// Socket sets a unix socket's mode and group (default 0660).
+	Socket listen.Options
 	// Ready, if set, is called with the bound address once listening.
 	Ready func(addr net.Addr)
 }
@@ -112,43 +114,7 @@ func (s *Server) listen() (net.Listener, error) {
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}
-	path, ok := strings.CutPrefix(addr, "unix:")
-	if !ok {
-		return net.Listen("tcp", addr)
-	}
-	if err := removeStaleSocket(path); err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	// Only the owner and group (the web server in front) may connect.
-	if err := os.Chmod(path, 0o660); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	return ln, nil
-}
-
-// removeStaleSocket deletes a socket file left by a process that died, and
-// refuses to touch one that a live server still answers on.
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("%s exists and is not a socket", path)
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return fmt.Errorf("%s: another server is listening on this socket", path)
-	}
-	return os.Remove(path)
+	return listen.Listen(addr, s.Socket)
 }
 
 func (s *Server) access(r *core.Request, start time.Time) {

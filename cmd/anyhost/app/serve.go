@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -13,8 +15,10 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/anyhost/anyhost/adapters/fastcgi"
 	"github.com/anyhost/anyhost/adapters/standalone"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/listen"
 )
 
 // adapter runs a site on one kind of host until ctx ends.
@@ -26,6 +30,7 @@ type adapter struct {
 // adapters is the table `serve --adapter` chooses from.
 var adapters = map[string]adapter{
 	"standalone": {"Go's net/http server runs every phase (HTTP/1.1, HTTP/2 with TLS)", runStandalone},
+	"fastcgi":    {"FastCGI responder and authorizer (nginx fastcgi_pass, Apache mod_proxy_fcgi / mod_authnz_fcgi)", runFastCGI},
 }
 
 func adapterNames() string {
@@ -50,6 +55,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "tls-key", Usage: "private key file (PEM)"},
 			&cli.BoolFlag{Name: "access-log", Value: true, Usage: "log one line per request"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30e9, Usage: "how long in-flight requests may take to finish on SIGTERM/SIGINT"},
+			&cli.StringFlag{Name: "socket-mode", Value: "0660", Usage: "mode of a unix socket (--listen unix:PATH)"},
+			&cli.StringFlag{Name: "socket-group", Usage: "group of a unix socket, to let the web server's user in"},
 		),
 		Action: func(c *cli.Context) error {
 			a, ok := adapters[c.String("adapter")]
@@ -87,7 +94,12 @@ func runStandalone(ctx context.Context, c *cli.Context, site *core.Site, log zer
 	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
+	sock, err := socketOptions(c)
+	if err != nil {
+		return err
+	}
 	srv := &standalone.Server{
+		Socket:          sock,
 		Site:            site,
 		Listen:          c.String("listen"),
 		CertFile:        c.String("tls-cert"),
@@ -127,4 +139,42 @@ func newLogger(c *cli.Context) (zerolog.Logger, error) {
 		return log, fmt.Errorf("--log-format: %q is not json, console or auto", c.String("log-format"))
 	}
 	return log.Level(level).With().Timestamp().Logger(), nil
+}
+
+func socketOptions(c *cli.Context) (listen.Options, error) {
+	mode, err := strconv.ParseUint(c.String("socket-mode"), 8, 32)
+	if err != nil || mode > 0o777 {
+		return listen.Options{}, fmt.Errorf("--socket-mode: %q is not an octal file mode like 0660", c.String("socket-mode"))
+	}
+	return listen.Options{Mode: os.FileMode(mode), Group: c.String("socket-group")}, nil
+}
+
+func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger) error {
+	sock, err := socketOptions(c)
+	if err != nil {
+		return err
+	}
+	ln, err := listen.Listen(c.String("listen"), sock)
+	if err != nil {
+		return err
+	}
+	srv := &fastcgi.Server{Site: site, Log: log}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info().Str("listen", ln.Addr().String()).Msg("serving FastCGI")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, fastcgi.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
