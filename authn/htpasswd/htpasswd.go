@@ -1,5 +1,7 @@
 // Package htpasswd checks passwords against files in the format Apache's
-// htpasswd writes: one "user:hash" line per user.
+// htpasswd writes ("user:hash" lines: bcrypt, APR1-MD5, {SHA}, {SSHA},
+// crypt SHA-256/512, and plain text only when allowed), reloads them when
+// they change, and reads AuthGroupFile-style group files for `require group`.
 package htpasswd
 
 import (
@@ -10,48 +12,174 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
+	gohtpasswd "github.com/tg123/go-htpasswd"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/anyhost/anyhost/core"
 )
 
 func init() {
-	core.RegisterProvider("htpasswd", "users and bcrypt hashes from an Apache htpasswd file (option file)", New)
+	core.RegisterProvider("htpasswd", "users from an Apache htpasswd file (options file, groups, allow_plain)", New)
 }
 
-// New builds a provider from options: file (required), the htpasswd path.
+// New builds a provider from options: file (required), groups (an
+// AuthGroupFile-style file, optional), allow_plain (default false: a line
+// that is no known hash is an error, since it would be a password in clear).
 func New(o core.Options) (core.PasswordProvider, error) {
-	if err := o.Check("file"); err != nil {
+	if err := o.Check("file", "groups", "allow_plain"); err != nil {
 		return nil, err
 	}
 	if _, err := o.Required("file"); err != nil {
 		return nil, err
 	}
-	return Load(o.Path("file"))
+	plain, err := o.Bool("allow_plain", false)
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{path: o.Path("file"), groupsPath: o.Path("groups"), allowPlain: plain}
+	if err := p.load(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// File is a parsed htpasswd file.
-type File struct {
-	users map[string][]byte
+// Provider serves one htpasswd file, reloaded when its modification time
+// or size changes (checked at most once a second).
+type Provider struct {
+	path, groupsPath string
+	allowPlain       bool
+
+	mu      sync.RWMutex
+	file    *File
+	groups  map[string][]string
+	stamp   string
+	checked time.Time
 }
 
-// Load reads and parses an htpasswd file.
-func Load(path string) (*File, error) {
+func stampOf(paths ...string) string {
+	var b strings.Builder
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%d/%d;", fi.ModTime().UnixNano(), fi.Size())
+		}
+	}
+	return b.String()
+}
+
+func (p *Provider) load() error {
+	stamp := stampOf(p.path, p.groupsPath)
+	b, err := os.ReadFile(p.path)
+	if err != nil {
+		return err
+	}
+	f, err := parse(bytes.NewReader(b), p.allowPlain)
+	if err != nil {
+		return fmt.Errorf("%s:%w", p.path, err)
+	}
+	var groups map[string][]string
+	if p.groupsPath != "" {
+		if groups, err = loadGroups(p.groupsPath); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	p.file, p.groups, p.stamp, p.checked = f, groups, stamp, time.Now()
+	p.mu.Unlock()
+	return nil
+}
+
+// current reloads the files if they changed; a file that became unreadable
+// or invalid keeps the last good version in service and is reported.
+func (p *Provider) current() (*File, error) {
+	p.mu.RLock()
+	f, checked, stamp := p.file, p.checked, p.stamp
+	p.mu.RUnlock()
+	if time.Since(checked) < time.Second {
+		return f, nil
+	}
+	p.mu.Lock()
+	p.checked = time.Now()
+	p.mu.Unlock()
+	if stampOf(p.path, p.groupsPath) == stamp {
+		return f, nil
+	}
+	if err := p.load(); err != nil {
+		return f, fmt.Errorf("reloading: %w (still serving the previous version)", err)
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.file, nil
+}
+
+// CheckPassword implements core.PasswordProvider.
+func (p *Provider) CheckPassword(ctx context.Context, user, password string) (core.AuthResult, error) {
+	f, err := p.current()
+	if err != nil && f == nil {
+		return core.Denied, err
+	}
+	return f.CheckPassword(ctx, user, password)
+}
+
+// Groups implements core.GroupLister from the groups file.
+func (p *Provider) Groups(_ context.Context, user string) ([]string, error) {
+	if _, err := p.current(); err != nil {
+		return nil, err
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.groups[user], nil
+}
+
+// loadGroups reads "group: user1 user2" lines into user -> groups.
+func loadGroups(path string) (map[string][]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	f, err := Parse(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s:%w", path, err)
+	out := map[string][]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		group, users, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(group) == "" {
+			return nil, fmt.Errorf("%s:%d: expected group: user user ...", path, n)
+		}
+		for _, u := range strings.Fields(users) {
+			out[u] = append(out[u], strings.TrimSpace(group))
+		}
 	}
-	return f, nil
+	return out, sc.Err()
 }
 
-// Parse reads htpasswd lines. Errors name the line as "LINE: what".
-func Parse(r io.Reader) (*File, error) {
-	f := &File{users: map[string][]byte{}}
+// File is a parsed htpasswd file.
+type File struct {
+	users map[string]gohtpasswd.EncodedPasswd
+	// dummy is checked for unknown users so that a miss costs about what a
+	// wrong password costs and timing does not reveal which users exist.
+	dummy gohtpasswd.EncodedPasswd
+}
+
+// Parse reads htpasswd lines (bcrypt only, plain text refused). Errors name
+// the line as "LINE: what".
+func Parse(r io.Reader) (*File, error) { return parse(r, false) }
+
+var parsers = []gohtpasswd.PasswdParser{
+	gohtpasswd.AcceptBcrypt, gohtpasswd.AcceptMd5, gohtpasswd.AcceptSha,
+	gohtpasswd.AcceptSsha, gohtpasswd.AcceptCryptSha,
+}
+
+func parse(r io.Reader, allowPlain bool) (*File, error) {
+	f := &File{users: map[string]gohtpasswd.EncodedPasswd{}}
+	bcryptCost := bcrypt.DefaultCost
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -62,31 +190,50 @@ func Parse(r io.Reader) (*File, error) {
 		if !ok || user == "" {
 			return nil, fmt.Errorf("%d: expected user:hash", n)
 		}
-		if !isBcrypt(hash) {
-			return nil, fmt.Errorf("%d: user %s: only bcrypt hashes ($2y$, $2a$, $2b$) are supported", n, user)
+		pw, err := parseHash(hash, allowPlain)
+		if err != nil {
+			return nil, fmt.Errorf("%d: user %s: %w", n, user, err)
 		}
-		f.users[user] = []byte(hash)
+		if c, err := bcrypt.Cost([]byte(hash)); err == nil {
+			bcryptCost = c
+		}
+		f.users[user] = pw
 	}
-	return f, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("anyhost timing guard"), bcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	f.dummy, _ = gohtpasswd.AcceptBcrypt(string(h))
+	return f, nil
 }
 
-func isBcrypt(h string) bool {
-	return strings.HasPrefix(h, "$2y$") || strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$")
+func parseHash(hash string, allowPlain bool) (gohtpasswd.EncodedPasswd, error) {
+	for _, accept := range parsers {
+		pw, err := accept(hash)
+		if err != nil {
+			return nil, err
+		}
+		if pw != nil {
+			return pw, nil
+		}
+	}
+	if !allowPlain {
+		return nil, fmt.Errorf("not a known hash (bcrypt $2y$, APR1 $apr1$, {SHA}, {SSHA}, crypt $5$/$6$); plain text needs allow_plain = true")
+	}
+	return gohtpasswd.AcceptPlain(hash)
 }
-
-// dummyHash is compared against for unknown users so that a miss costs the
-// same as a wrong password and timing does not reveal which users exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("anyhost timing guard"), bcrypt.DefaultCost)
 
 // CheckPassword implements core.PasswordProvider.
 func (f *File) CheckPassword(_ context.Context, user, password string) (core.AuthResult, error) {
-	hash, ok := f.users[user]
+	pw, ok := f.users[user]
 	if !ok {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		f.dummy.MatchesPassword(password)
 		return core.UserNotFound, nil
 	}
-	// Go's bcrypt reads $2y$ as $2a$: both are the fixed algorithm.
-	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil {
+	if !pw.MatchesPassword(password) {
 		return core.Denied, nil
 	}
 	return core.Granted, nil
@@ -104,56 +251,22 @@ func Entry(user, password string, cost int) (string, error) {
 	return user + ":" + string(h), nil
 }
 
-// SetPassword adds or replaces user's entry in the file at path, creating
-// it if needed, and writes the result by atomic rename so a reader never
-// sees half a file.
-func SetPassword(path, user, password string, cost int) error {
-	entry, err := Entry(user, password, cost)
+// Load reads and parses an htpasswd file (plain text refused).
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	var out []string
-	replaced := false
-	for _, line := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
-		if line == "" {
-			continue
-		}
-		if u, _, _ := strings.Cut(line, ":"); u == user {
-			line, replaced = entry, true
-		}
-		out = append(out, line)
-	}
-	if !replaced {
-		out = append(out, entry)
-	}
-	tmp, err := os.CreateTemp(dirOf(path), ".htpasswd-*")
+	f, err := Parse(bytes.NewReader(b))
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%s:%w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(strings.Join(out, "\n") + "\n"); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return f, nil
 }
 
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
-}
-
-var _ core.PasswordProvider = (*File)(nil)
+// Interface guards.
+var (
+	_ core.PasswordProvider = (*File)(nil)
+	_ core.PasswordProvider = (*Provider)(nil)
+	_ core.GroupLister      = (*Provider)(nil)
+)
