@@ -110,7 +110,7 @@ func (p *Provider) current() (*File, error) {
 		return f, nil
 	}
 	if err := p.load(); err != nil {
-		return f, fmt.Errorf("reloading: %w (still serving the previous version)", err)
+		return f, fmt.Errorf("reloading failed, still serving the previous version: %w", err)
 	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -151,7 +151,7 @@ func loadGroups(path string) (map[string][]string, error) {
 		}
 		group, users, ok := strings.Cut(line, ":")
 		if !ok || strings.TrimSpace(group) == "" {
-			return nil, fmt.Errorf("%s:%d: expected group: user user ...", path, n)
+			return nil, fmt.Errorf("%s:%d: expected \"group: user1 user2\"", path, n)
 		}
 		for _, u := range strings.Fields(users) {
 			out[u] = append(out[u], strings.TrimSpace(group))
