@@ -1,7 +1,6 @@
 package fastcgi
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -22,15 +21,9 @@ func TestServeCommand(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "fcgi.sock")
 	p := testhost.Start(t, testhost.Spec{
-		Args: []string{testhost.AnyhostBinary(t), "serve", "--adapter", "fastcgi", "--listen", "unix:" + sock, "--socket-mode", "0660"},
-		Dir:  dir,
-		Ready: func() error {
-			c, err := net.Dial("unix", sock)
-			if err == nil {
-				c.Close()
-			}
-			return err
-		},
+		Args:  []string{testhost.AnyhostBinary(t), "serve", "--adapter", "fastcgi", "--listen", "unix:" + sock, "--socket-mode", "0660"},
+		Dir:   dir,
+		Ready: testhost.DialReady("unix", sock),
 	})
 	fi, err := os.Stat(sock)
 	require.NoError(t, err)

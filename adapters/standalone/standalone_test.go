@@ -131,15 +131,9 @@ func TestUnixSocket(t *testing.T) {
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	ln.Close()
 	p := testhost.Start(t, testhost.Spec{
-		Args: []string{testhost.AnyhostBinary(t), "serve", "--listen", "unix:" + sock},
-		Dir:  dir,
-		Ready: func() error {
-			c, err := net.Dial("unix", sock)
-			if err == nil {
-				c.Close()
-			}
-			return err
-		},
+		Args:  []string{testhost.AnyhostBinary(t), "serve", "--listen", "unix:" + sock},
+		Dir:   dir,
+		Ready: testhost.DialReady("unix", sock),
 	})
 	fi, err := os.Stat(sock)
 	require.NoError(t, err)

@@ -2,7 +2,6 @@ package testhost
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,12 +127,6 @@ func StartAnyhostTLS(t testing.TB, cert, key string, args ...string) *Anyhost {
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	a := &Anyhost{Addr: addr, URL: "https://" + addr, Dir: dir}
 	argv := append([]string{bin, "serve", "--listen", addr, "--tls-cert", cert, "--tls-key", key, "--log-format", "json"}, args...)
-	a.Process = Start(t, Spec{Args: argv, Dir: dir, Ready: func() error {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	}})
+	a.Process = Start(t, Spec{Args: argv, Dir: dir, Ready: DialReady("tcp", addr)})
 	return a
 }

@@ -266,3 +266,15 @@ func HTTPReady(url string) func() error {
 		return nil
 	}
 }
+
+// DialReady returns a Ready check that passes once network/addr accepts a
+// connection (a unix socket, or TCP for protocols other than HTTP).
+func DialReady(network, addr string) func() error {
+	return func() error {
+		c, err := net.DialTimeout(network, addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+}
