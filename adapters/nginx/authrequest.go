@@ -1,0 +1,194 @@
+// Package nginx serves a site behind nginx: the auth phases (access, authn,
+// authz) answer nginx's auth_request subrequest over HTTP keepalive on a
+// unix socket (AuthHandler), the other phases and content run in our
+// FastCGI responder (adapters/fastcgi), and Conf writes the nginx
+// configuration joining the two.
+//
+// Why HTTP for the auth check: auth_request over FastCGI never reuses
+// connections (the subrequest is header-only and nginx's FastCGI module only
+// marks a connection reusable after END_REQUEST); over HTTP keepalive it does
+// when the reply is a 204 or has Content-Length: 0 (HOSTS.md).
+//
+// Host differences, as DESIGN.md lists them: the auth phases run in a GET
+// subrequest before every other phase, with no request body; the original
+// method, URI and client address arrive as headers set by nginx; translate
+// never runs in them; only the user and the auth type cross to the content
+// request, as the FastCGI params ANYHOST_USER / ANYHOST_AUTH_TYPE set with
+// auth_request_set; and nginx honours only 2xx, 401 and 403 from
+// auth_request (see AuthHandler for how other outcomes map).
+package nginx
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/anyhost/anyhost/core"
+)
+
+// Adapter is what auth handlers see in Request.Adapter. The content request
+// is served by adapters/fastcgi and reports "fastcgi".
+const Adapter = "nginx"
+
+// The headers nginx's auth location sets on the subrequest (see Conf). They
+// are trusted only because (1) the auth location is `internal;`, so a client
+// cannot request it directly, (2) nginx's proxy_set_header replaces any
+// client-sent header of the same name instead of adding to it (HOSTS.md), and
+// (3) the auth socket is reachable only by nginx (socket mode and group).
+// Anyone else who can connect to the auth socket can claim any method, URI
+// and address: keep it private.
+const (
+	HeaderMethod = "X-Original-Method"
+	HeaderURI    = "X-Original-Uri"
+	HeaderHost   = "X-Original-Host"
+	HeaderProto  = "X-Original-Proto"
+	HeaderScheme = "X-Original-Scheme"
+	HeaderIP     = "X-Real-Ip"
+	HeaderPort   = "X-Real-Port"
+)
+
+// The reply headers nginx reads with auth_request_set.
+const (
+	HeaderUser     = "X-Anyhost-User"
+	HeaderAuthType = "X-Anyhost-Auth-Type"
+)
+
+// nginxHeaders are removed from what auth handlers see as the client's
+// headers: nginx put them there, the client did not send them (a client's own
+// header of the same name was replaced by nginx).
+var nginxHeaders = []string{HeaderMethod, HeaderURI, HeaderHost, HeaderProto, HeaderScheme, HeaderIP, HeaderPort}
+
+// AuthHandler answers nginx's auth_request subrequest: it rebuilds the
+// original request from the headers nginx set, matches its location, and runs
+// the access, authn and authz phases of that location.
+//
+// Replies:
+//   - every phase passes (OK or Declined): 204, with X-Anyhost-User and
+//     X-Anyhost-Auth-Type when a user was authenticated;
+//   - 401: 401 with every challenge joined into ONE WWW-Authenticate header
+//     (nginx 1.22 forwards only the first of several);
+//   - 403: 403;
+//   - anything else (500, any other 4xx/5xx, a 1xx-3xx, Done, a malformed
+//     subrequest): 500, logged. nginx itself turns any status but 2xx, 401
+//     and 403 into a 500; answering 500 ourselves says so explicitly, and
+//     guarantees that no Done, redirect or handler-written 2xx ever reads as
+//     a grant.
+//
+// Nothing an auth handler writes reaches nginx, and all replies have an empty
+// body, so nginx keeps the connection.
+type AuthHandler struct {
+	Site *core.Site
+	Log  zerolog.Logger
+}
+
+func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r, err := h.request(req)
+	if err != "" {
+		h.Log.Error().Str("problem", err).Msg("nginx: malformed auth subrequest (check the generated auth location)")
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	loc := h.Site.Match(r.Path)
+	if len(loc.Handlers[core.Access]) == 0 && len(loc.Handlers[core.Authn]) == 0 && len(loc.Handlers[core.Authz]) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	r.Bind(&discardWriter{header: http.Header{}}, req.Context(), &h.Log)
+	st := authPhases(loc, r)
+	switch {
+	case st == core.OK || st == core.Declined:
+		if r.User != "" {
+			w.Header()[HeaderUser] = []string{r.User}
+			w.Header()[HeaderAuthType] = []string{r.AuthType}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case st == http.StatusUnauthorized:
+		if c := r.ErrHeader().Values("WWW-Authenticate"); len(c) > 0 {
+			w.Header()["Www-Authenticate"] = []string{strings.Join(c, ", ")}
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	case st == http.StatusForbidden:
+		w.WriteHeader(http.StatusForbidden)
+	default:
+		h.Log.Error().Str("status", st.String()).Str("uri", r.URI).
+			Msg("nginx: auth phase ended with a status auth_request cannot pass on; answering 500")
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+}
+
+// request rebuilds the client's request from the subrequest; a non-empty
+// string says what is wrong.
+func (h *AuthHandler) request(req *http.Request) (*core.Request, string) {
+	one := func(name string, required bool) (string, string) {
+		v := req.Header[name]
+		switch {
+		case len(v) > 1:
+			return "", name + " sent more than once"
+		case len(v) == 0 || v[0] == "":
+			if required {
+				return "", name + " missing"
+			}
+			return "", ""
+		}
+		return v[0], ""
+	}
+	fields := make([]string, len(nginxHeaders))
+	for i, name := range nginxHeaders {
+		required := name == HeaderMethod || name == HeaderURI || name == HeaderIP
+		v, bad := one(name, required)
+		if bad != "" {
+			return nil, bad
+		}
+		fields[i] = v
+	}
+	method, uri, host, proto, scheme, ip, port := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
+	rawPath, query, _ := strings.Cut(uri, "?")
+	p, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return nil, HeaderURI + " does not decode"
+	}
+	header := req.Header.Clone()
+	for _, name := range nginxHeaders {
+		delete(header, name)
+	}
+	r := &core.Request{
+		Method: method, URI: uri, Path: core.CleanPath(p), RawQuery: query,
+		Proto: proto, Host: host, Scheme: strings.ToLower(scheme),
+		RemoteAddr: ip, Header: header, Body: http.NoBody,
+		Adapter: Adapter, Kind: core.Initial,
+	}
+	if r.Proto == "" {
+		r.Proto = "HTTP/1.0"
+	}
+	if r.Host == "" {
+		r.Host = req.Host
+	}
+	if r.Scheme == "" {
+		r.Scheme = "http"
+	}
+	if port != "" {
+		r.RemoteAddr = net.JoinHostPort(ip, port)
+	}
+	return r, ""
+}
+
+// authPhases runs access, authn and authz as Site.Serve would, stopping at
+// the first phase that ends the request.
+func authPhases(loc *core.Location, r *core.Request) core.Status {
+	for _, p := range [...]core.Phase{core.Access, core.Authn, core.Authz} {
+		if st := core.RunPhase(p, loc.Handlers[p], r); st != core.OK && st != core.Declined {
+			return st
+		}
+	}
+	return core.OK
+}
+
+// discardWriter swallows what auth handlers write: only the outcome counts.
+type discardWriter struct{ header http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) WriteHeader(int)             {}
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,107 @@
+package nginx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/anyhost/anyhost/adapters/fastcgi"
+	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/listen"
+)
+
+// Host serves a site to nginx: the FastCGI responder on FastCGI and the
+// auth_request endpoint on Auth. Conf writes the matching nginx config.
+type Host struct {
+	Site *core.Site
+	Log  zerolog.Logger
+	// FastCGI and Auth are listen addresses: "unix:/path" or "HOST:PORT".
+	// Use unix sockets that only nginx can reach (Socket): whoever can
+	// connect to Auth can claim any request, and whoever can connect to
+	// FastCGI can claim any user.
+	FastCGI, Auth string
+	// Socket sets the unix sockets' mode and group.
+	Socket listen.Options
+	// ShutdownTimeout bounds the graceful shutdown. Default 10s.
+	ShutdownTimeout time.Duration
+	// Ready, if set, is called once both sockets listen.
+	Ready func()
+	// AuthConnState, if set, is the auth endpoint's http.Server.ConnState
+	// (to count connections: nginx should reuse them).
+	AuthConnState func(net.Conn, http.ConnState)
+}
+
+// Run serves until ctx ends, then shuts both servers down gracefully
+// (requests in progress may finish, for at most ShutdownTimeout). It returns
+// nil after a shutdown asked for by ctx, or the error that stopped a server.
+func (h *Host) Run(ctx context.Context) error {
+	if h.Site == nil || h.FastCGI == "" || h.Auth == "" {
+		return errors.New("nginx host: Site, FastCGI and Auth are required")
+	}
+	fln, err := listen.Listen(h.FastCGI, h.Socket)
+	if err != nil {
+		return fmt.Errorf("fastcgi listener: %w", err)
+	}
+	aln, err := listen.Listen(h.Auth, h.Socket)
+	if err != nil {
+		fln.Close()
+		return fmt.Errorf("auth listener: %w", err)
+	}
+	limits := h.Site.Limits.WithDefaults()
+	fs := &fastcgi.Server{Site: h.Site, Log: h.Log}
+	hs := &http.Server{
+		Handler:           &AuthHandler{Site: h.Site, Log: h.Log},
+		ReadHeaderTimeout: limits.ReadHeaderTimeout,
+		ReadTimeout:       limits.ReadTimeout,
+		WriteTimeout:      limits.WriteTimeout,
+		IdleTimeout:       limits.IdleTimeout,
+		// The client's headers plus the few nginx adds.
+		MaxHeaderBytes: limits.MaxHeader + 16<<10,
+		ConnState:      h.AuthConnState,
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- serveErr(fs.Serve(fln), fastcgi.ErrServerClosed) }()
+	go func() { errs <- serveErr(hs.Serve(aln), http.ErrServerClosed) }()
+	if h.Ready != nil {
+		h.Ready()
+	}
+	h.Log.Info().Str("fastcgi", h.FastCGI).Str("auth", h.Auth).Msg("nginx host: serving")
+	var first error
+	pending := 2
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+		pending--
+	}
+	timeout := h.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := fs.Shutdown(sctx); err != nil {
+		h.Log.Warn().Err(err).Msg("nginx host: fastcgi shutdown did not finish")
+	}
+	if err := hs.Shutdown(sctx); err != nil {
+		h.Log.Warn().Err(err).Msg("nginx host: auth endpoint shutdown did not finish")
+	}
+	for ; pending > 0; pending-- {
+		if err := <-errs; first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// serveErr drops the error a server returns after Shutdown.
+func serveErr(err, closed error) error {
+	if errors.Is(err, closed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,354 @@
+package nginx
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	_ "github.com/anyhost/anyhost/builtin"
+	"github.com/anyhost/anyhost/config"
+	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/handlers/demo"
+	"github.com/anyhost/anyhost/internal/listen"
+	"github.com/anyhost/anyhost/internal/testhost"
+)
+
+func TestMain(m *testing.M) { testhost.Main(m) }
+
+func testLog(t testing.TB) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+}
+
+func demoConfig(t testing.TB) *config.Site {
+	t.Helper()
+	cfg, err := config.Parse("demo", ".", demo.SiteTOML)
+	require.NoError(t, err)
+	return cfg
+}
+
+// stack is our Host on unix sockets plus a real nginx in front of it.
+type stack struct {
+	*testhost.Nginx
+	authConns atomic.Int64 // connections nginx opened to the auth endpoint
+}
+
+// startStack runs Host in-process on unix sockets that only root and
+// www-data (nginx's workers) may use, and nginx with the full config from
+// Conf, edited by edit when it is not nil.
+func startStack(t *testing.T, edit func(string) string) *stack {
+	t.Helper()
+	testhost.NginxBinary(t)
+	cfg := demoConfig(t)
+	site, err := cfg.Build()
+	require.NoError(t, err)
+
+	dir, err := os.MkdirTemp("", "anyhost-nginx-sock-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	sock := listen.Options{Mode: 0o660, Group: "www-data"}
+	if os.Geteuid() != 0 {
+		sock = listen.Options{Mode: 0o666} // nginx's workers run as us
+	}
+	h := &Host{
+		Site: site, Log: testLog(t),
+		FastCGI: "unix:" + filepath.Join(dir, "fcgi.sock"),
+		Auth:    "unix:" + filepath.Join(dir, "auth.sock"),
+		Socket:  sock,
+	}
+	s := &stack{}
+	h.AuthConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.authConns.Add(1)
+		}
+	}
+	ready := make(chan struct{})
+	h.Ready = func() { close(ready) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Error("Host.Run did not return after cancel")
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Host.Run: %v", err)
+	}
+	conf, err := Conf(ConfOptions{Site: cfg, FastCGI: h.FastCGI, Auth: h.Auth, Full: true,
+		Prefix: testhost.NginxPrefix, ServerListen: testhost.NginxListen})
+	require.NoError(t, err)
+	if edit != nil {
+		conf = edit(conf)
+	}
+	s.Nginx = testhost.StartNginx(t, conf)
+	return s
+}
+
+func TestConfPassesNginxT(t *testing.T) {
+	testhost.NginxBinary(t)
+	o := ConfOptions{Site: demoConfig(t), FastCGI: "unix:/run/anyhost/fcgi.sock", Auth: "unix:/run/anyhost/auth.sock"}
+	frag, err := Conf(o)
+	require.NoError(t, err)
+	assert.NotContains(t, frag, "REMOTE_USER")
+	assert.NotContains(t, frag, "fastcgi_params")
+	assert.Contains(t, frag, "location ^~ /private/ {\n        auth_request /.anyhost-auth;")
+	assert.Contains(t, frag, "location = /private {\n        auth_request /.anyhost-auth;")
+	assert.Contains(t, frag, "location ^~ /hello/ {\n        fastcgi_pass")
+	wrapped := "pid " + testhost.NginxPrefix + "/nginx.pid;\nevents {}\nhttp {\n" +
+		"client_body_temp_path " + testhost.NginxPrefix + "/cb; proxy_temp_path " + testhost.NginxPrefix + "/px;\n" +
+		"fastcgi_temp_path " + testhost.NginxPrefix + "/fc; uwsgi_temp_path " + testhost.NginxPrefix + "/uw;\n" +
+		"scgi_temp_path " + testhost.NginxPrefix + "/sc; access_log off;\n" + frag + "}\n"
+	out, err := testhost.NginxTest(t, wrapped)
+	require.NoError(t, err, "fragment:\n%s\n%s", wrapped, out)
+
+	o.Full, o.Prefix, o.ServerListen = true, testhost.NginxPrefix, testhost.NginxListen
+	full, err := Conf(o)
+	require.NoError(t, err)
+	assert.Contains(t, full, "worker_processes 2;")
+	if os.Geteuid() == 0 {
+		assert.Contains(t, full, "user www-data;")
+	}
+	out, err = testhost.NginxTest(t, full)
+	require.NoError(t, err, "full:\n%s\n%s", full, out)
+}
+
+func TestConfInheritsAuth(t *testing.T) {
+	cfg, err := config.Parse("t.toml", ".", []byte(`
+[[location]]
+path = "/"
+content = ["demo.hello"]
+  [location.auth]
+  realm = "r"
+  providers = ["demo.users"]
+  require = ["valid-user"]
+
+[[location]]
+path = "/open"
+content = ["demo.echo"]
+`))
+	require.NoError(t, err)
+	conf, err := Conf(ConfOptions{Site: cfg, FastCGI: "127.0.0.1:9000", Auth: "unix:/a.sock"})
+	require.NoError(t, err)
+	// /open inherits the auth of / (core.NewSite does the same).
+	assert.Contains(t, conf, "location ^~ /open/ {\n        auth_request")
+	assert.Contains(t, conf, "location / {\n        auth_request")
+
+	bad, err := config.Parse("t.toml", ".", []byte("[[location]]\npath = \"/.anyhost-auth\"\ncontent = [\"demo.hello\"]\n"))
+	require.NoError(t, err)
+	_, err = Conf(ConfOptions{Site: bad, FastCGI: "127.0.0.1:9000", Auth: "unix:/a.sock"})
+	assert.ErrorContains(t, err, "reserved")
+}
+
+func TestConformance(t *testing.T) {
+	s := startStack(t, nil)
+	testhost.RunConformance(t, s.Target("fastcgi"))
+}
+
+func TestThroughNginx(t *testing.T) {
+	s := startStack(t, nil)
+	t.Run("forged identity", func(t *testing.T) { forged(t, s.URL) })
+	t.Run("private", func(t *testing.T) {
+		r := testhost.Do(t, "GET", s.URL+"/private", nil, testhost.BasicHeader("demo", "demo"))
+		assert.Equal(t, http.StatusOK, r.Status)
+		assert.Equal(t, "Hello, demo!", string(r.Body))
+		r = testhost.Do(t, "GET", s.URL+"/private/x", nil, testhost.BasicHeader("demo", "nope"))
+		assert.Equal(t, http.StatusUnauthorized, r.Status)
+		assert.Equal(t, []string{`Basic realm="anyhost demo"`}, r.Header.Values("WWW-Authenticate"))
+	})
+	t.Run("bodies", func(t *testing.T) {
+		for _, n := range []int{0, 1, 64 << 10, 10 << 20} {
+			body := make([]byte, n)
+			_, err := rand.Read(body)
+			require.NoError(t, err)
+			e := testhost.EchoOf(t, testhost.Do(t, "POST", s.URL+"/echo", bytes.NewReader(body), nil))
+			sum := sha256.Sum256(body)
+			assert.Equal(t, int64(n), e.BodyLength, "%d bytes", n)
+			assert.Equal(t, hex.EncodeToString(sum[:]), e.BodySHA256, "%d bytes", n)
+		}
+		// One byte over the site's limit: nginx refuses it.
+		r := testhost.Do(t, "POST", s.URL+"/echo", bytes.NewReader(make([]byte, 10<<20+1)), nil)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
+	})
+	t.Run("auth subrequests reuse connections", func(t *testing.T) {
+		before := s.authConns.Load()
+		for range 20 {
+			r := testhost.Do(t, "GET", s.URL+"/private/", nil, testhost.BasicHeader("demo", "demo"))
+			require.Equal(t, http.StatusOK, r.Status)
+			r = testhost.Do(t, "GET", s.URL+"/private/", nil, nil)
+			require.Equal(t, http.StatusUnauthorized, r.Status)
+		}
+		// At most one new connection per worker (2): 204 and 401 with
+		// Content-Length: 0 both leave the connection reusable.
+		assert.Positive(t, s.authConns.Load(), "the auth endpoint was used")
+		assert.LessOrEqual(t, s.authConns.Load()-before, int64(2))
+		assert.NotContains(t, s.ErrorLog(), "upstream")
+	})
+}
+
+// TestDebianParamsStillNoUser adds Debian's fastcgi_params (REMOTE_USER
+// $remote_user: the unverified Basic user) to every content location: the
+// responder must still see no user.
+func TestDebianParamsStillNoUser(t *testing.T) {
+	if _, err := os.Stat("/etc/nginx/fastcgi_params"); err != nil {
+		t.Skip("no /etc/nginx/fastcgi_params")
+	}
+	s := startStack(t, func(conf string) string {
+		return strings.ReplaceAll(conf, "fastcgi_keep_conn on;", "fastcgi_keep_conn on;\n        include /etc/nginx/fastcgi_params;")
+	})
+	require.Contains(t, s.confText(t), "include /etc/nginx/fastcgi_params;")
+	forged(t, s.URL)
+	r := testhost.Do(t, "GET", s.URL+"/private", nil, testhost.BasicHeader("demo", "demo"))
+	assert.Equal(t, "Hello, demo!", string(r.Body))
+}
+
+func (s *stack) confText(t *testing.T) string {
+	b, err := os.ReadFile(s.ConfFile)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func forged(t *testing.T, url string) {
+	t.Helper()
+	h := testhost.BasicHeader("mallory", "x")
+	h.Set("X-Remote-User", "admin")
+	h.Set("Remote-User", "admin")
+	h.Set("X-Anyhost-User", "admin")
+	h.Set("Anyhost-User", "admin")
+	e := testhost.EchoOf(t, testhost.Do(t, "GET", url+"/echo", nil, h))
+	assert.Empty(t, e.User)
+	assert.Empty(t, e.AuthType)
+	e = testhost.EchoOf(t, testhost.Do(t, "GET", url+"/echo?x", nil, testhost.BasicHeader("demo", "demo")))
+	assert.Empty(t, e.User, "no auth on /echo: even good credentials give no user")
+}
+
+// authSite is a site whose /s/CODE location's access phase returns a status.
+func authSite(t *testing.T, hs map[string]core.Handler) *core.Site {
+	var locs []*core.Location
+	for prefix, h := range hs {
+		l := &core.Location{Prefix: prefix}
+		l.Handlers[core.Access] = []core.Handler{h}
+		locs = append(locs, l)
+	}
+	open := &core.Location{Prefix: "/open"}
+	open.Handlers[core.Content] = []core.Handler{core.HandlerFunc(func(*core.Request) core.Status { return core.OK })}
+	site, err := core.NewSite(append(locs, open))
+	require.NoError(t, err)
+	return site
+}
+
+func subrequest(uri string, extra http.Header) *http.Request {
+	req := httptest.NewRequest("GET", "/.anyhost-auth", nil)
+	req.Header.Set("X-Original-Method", "POST")
+	req.Header.Set("X-Original-URI", uri)
+	req.Header.Set("X-Real-IP", "192.0.2.1")
+	req.Header.Set("X-Real-Port", "4242")
+	for k, v := range extra {
+		req.Header[k] = v
+	}
+	return req
+}
+
+func TestAuthHandlerOutcomes(t *testing.T) {
+	status := func(st core.Status) core.Handler {
+		return core.HandlerFunc(func(r *core.Request) core.Status {
+			r.ResponseHeader.Set("X-Leak", "1")
+			r.WriteString("handler body")
+			return st
+		})
+	}
+	var seen *core.Request
+	site := authSite(t, map[string]core.Handler{
+		"/ok":       status(core.OK),
+		"/declined": status(core.Declined),
+		"/done":     status(core.Done),
+		"/302":      status(http.StatusFound),
+		"/200":      status(http.StatusOK),
+		"/401": core.HandlerFunc(func(r *core.Request) core.Status {
+			r.ErrHeader().Add("WWW-Authenticate", `Basic realm="a"`)
+			r.ErrHeader().Add("WWW-Authenticate", `Bearer realm="b"`)
+			return http.StatusUnauthorized
+		}),
+		"/403":   status(http.StatusForbidden),
+		"/404":   status(http.StatusNotFound),
+		"/500":   status(http.StatusInternalServerError),
+		"/panic": core.HandlerFunc(func(*core.Request) core.Status { panic("boom") }),
+		"/user": core.HandlerFunc(func(r *core.Request) core.Status {
+			seen = r
+			r.User, r.AuthType = "alice", "Basic"
+			return core.OK
+		}),
+	})
+	h := &AuthHandler{Site: site, Log: testLog(t)}
+	tests := []struct {
+		uri  string
+		code int
+	}{
+		{"/ok", 204}, {"/declined", 204}, {"/open/x", 204}, {"/nowhere", 204},
+		{"/done", 500}, {"/302", 500}, {"/200", 500}, {"/401", 401}, {"/403", 403},
+		{"/404", 500}, {"/500", 500}, {"/panic", 500},
+		{"/open/../403", 403}, {"/open/%2e%2e/403?q", 403}, {"/x/..%2F403", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uri, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, subrequest(tt.uri, nil))
+			assert.Equal(t, tt.code, w.Code)
+			assert.Empty(t, w.Body.String(), "no body: nginx must be able to keep the connection")
+			assert.Empty(t, w.Header().Get("X-Leak"))
+			assert.Empty(t, w.Header().Get(HeaderUser))
+			if tt.code == 401 {
+				assert.Equal(t, []string{`Basic realm="a", Bearer realm="b"`}, w.Header().Values("WWW-Authenticate"))
+			}
+		})
+	}
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, subrequest("/user/x?y=1", http.Header{"X-Client": {"c"}, "Host": {"ignored"}}))
+	assert.Equal(t, 204, w.Code)
+	assert.Equal(t, "alice", w.Header().Get(HeaderUser))
+	assert.Equal(t, "Basic", w.Header().Get(HeaderAuthType))
+	require.NotNil(t, seen)
+	assert.Equal(t, "POST", seen.Method)
+	assert.Equal(t, "/user/x?y=1", seen.URI)
+	assert.Equal(t, "/user/x", seen.Path)
+	assert.Equal(t, "y=1", seen.RawQuery)
+	assert.Equal(t, "192.0.2.1:4242", seen.RemoteAddr)
+	assert.Equal(t, Adapter, seen.Adapter)
+	assert.Equal(t, "c", seen.Header.Get("X-Client"))
+	assert.Empty(t, seen.Header.Get("X-Original-URI"), "nginx's own headers are not the client's")
+	assert.Empty(t, seen.Header.Get("X-Real-IP"))
+
+	for name, req := range map[string]*http.Request{
+		"no method": func() *http.Request { r := subrequest("/ok", nil); r.Header.Del("X-Original-Method"); return r }(),
+		"no uri":    func() *http.Request { r := subrequest("/ok", nil); r.Header.Del("X-Original-URI"); return r }(),
+		"no ip":     func() *http.Request { r := subrequest("/ok", nil); r.Header.Del("X-Real-IP"); return r }(),
+		"two uris":  subrequest("/ok", http.Header{"X-Original-Uri": {"/ok", "/403"}}),
+		"bad uri":   subrequest("/ok%zz", nil),
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		assert.Equal(t, 500, w.Code, name)
+	}
+}

@@ -1,0 +1,133 @@
+package testhost
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Placeholders StartNginx replaces in the configuration it is given.
+const (
+	// NginxPrefix becomes the prefix directory (pid, logs, temp paths).
+	NginxPrefix = "@PREFIX@"
+	// NginxListen becomes the HOST:PORT nginx listens on.
+	NginxListen = "@LISTEN@"
+)
+
+// Nginx is a running nginx.
+type Nginx struct {
+	*Process
+	// Prefix is its -p directory: nginx.conf, error.log, access.log.
+	Prefix string
+	// Addr is HOST:PORT; URL is http://Addr.
+	Addr, URL string
+	// ConfFile is the nginx.conf it runs.
+	ConfFile string
+}
+
+// NginxBinary is nginx, or skips the test.
+func NginxBinary(t testing.TB) string { return NeedBinary(t, "nginx") }
+
+// NewNginxPrefix makes a prefix directory nginx's workers (www-data when
+// started as root) can traverse.
+func NewNginxPrefix(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "anyhost-nginx-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	return dir
+}
+
+// StartNginx writes confText as nginx.conf in a fresh prefix directory, with
+// NginxPrefix and NginxListen replaced by that directory and a free loopback
+// address, and runs `nginx -p PREFIX -c nginx.conf -g 'daemon off;'` until
+// it answers HTTP. It is stopped in t.Cleanup; its error log is shown if the
+// test fails.
+func StartNginx(t testing.TB, confText string) *Nginx {
+	t.Helper()
+	bin := NginxBinary(t)
+	for attempt := 0; ; attempt++ {
+		prefix := NewNginxPrefix(t)
+		addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+		n := &Nginx{Prefix: prefix, Addr: addr, URL: "http://" + addr, ConfFile: filepath.Join(prefix, "nginx.conf")}
+		text := strings.NewReplacer(NginxPrefix, prefix, NginxListen, addr).Replace(confText)
+		require.NoError(t, os.WriteFile(n.ConfFile, []byte(text), 0o644))
+		if n.start(t, bin) {
+			return n
+		}
+		if attempt == 2 {
+			t.Fatalf("nginx could not bind a port after 3 tries")
+		}
+	}
+}
+
+func (n *Nginx) start(t testing.TB, bin string) bool {
+	t.Helper()
+	errorLog := filepath.Join(n.Prefix, "error.log")
+	n.Process = Start(t, Spec{
+		// -e: the error log before nginx.conf is read, so nothing goes
+		// to /var/log/nginx.
+		Args:    []string{bin, "-p", n.Prefix, "-e", errorLog, "-c", n.ConfFile, "-g", "daemon off;"},
+		Dir:     n.Prefix,
+		Logs:    []string{errorLog},
+		PIDFile: filepath.Join(n.Prefix, "nginx.pid"),
+	})
+	ready := HTTPReady(n.URL + "/")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := ready(); err == nil {
+			return true
+		}
+		select {
+		case <-n.Done():
+			if strings.Contains(n.ErrorLog()+n.LogText(), "Address already in use") {
+				return false
+			}
+			n.DumpLogs()
+			t.Fatalf("nginx exited at start: %v", n.ExitErr())
+		default:
+		}
+		if time.Now().After(deadline) {
+			n.DumpLogs()
+			t.Fatalf("nginx not ready after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ErrorLog returns the error log's contents.
+func (n *Nginx) ErrorLog() string {
+	b, _ := os.ReadFile(filepath.Join(n.Prefix, "error.log"))
+	return string(b)
+}
+
+// Target is the conformance view of this nginx; adapter is what /echo
+// reports (the FastCGI responder behind it says "fastcgi").
+func (n *Nginx) Target(adapter string) Target {
+	return Target{URL: n.URL, Addr: n.Addr, Adapter: adapter}
+}
+
+// NginxTest runs `nginx -t` on confText (placeholders replaced as in
+// StartNginx) and returns its output and error.
+func NginxTest(t testing.TB, confText string) (string, error) {
+	t.Helper()
+	bin := NginxBinary(t)
+	prefix := NewNginxPrefix(t)
+	conf := filepath.Join(prefix, "nginx.conf")
+	text := strings.NewReplacer(NginxPrefix, prefix, NginxListen, fmt.Sprintf("127.0.0.1:%d", FreePort(t))).Replace(confText)
+	require.NoError(t, os.WriteFile(conf, []byte(text), 0o644))
+	out, err := execOutput(bin, "-t", "-p", prefix, "-e", filepath.Join(prefix, "error.log"), "-c", conf)
+	return out, err
+}
+
+func execOutput(bin string, args ...string) (string, error) {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	return string(out), err
+}
