@@ -32,6 +32,7 @@ func New() *cli.App {
 			listCommand(),
 			htpasswdCommand(),
 			apacheCommand(),
+			nginxCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

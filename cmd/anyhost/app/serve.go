@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/anyhost/anyhost/adapters/fastcgi"
+	"github.com/anyhost/anyhost/adapters/nginx"
 	"github.com/anyhost/anyhost/adapters/standalone"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/listen"
@@ -31,6 +32,7 @@ type adapter struct {
 var adapters = map[string]adapter{
 	"standalone": {"Go's net/http server runs every phase (HTTP/1.1, HTTP/2 with TLS)", runStandalone},
 	"fastcgi":    {"FastCGI responder and authorizer (nginx fastcgi_pass, Apache mod_proxy_fcgi / mod_authnz_fcgi)", runFastCGI},
+	"nginx":      {"FastCGI responder on --listen plus the auth_request endpoint on --auth-listen (see `anyhost nginx conf`)", runNginx},
 }
 
 func adapterNames() string {
@@ -57,6 +59,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30e9, Usage: "how long in-flight requests may take to finish on SIGTERM/SIGINT"},
 			&cli.StringFlag{Name: "socket-mode", Value: "0660", Usage: "mode of a unix socket (--listen unix:PATH)"},
 			&cli.StringFlag{Name: "socket-group", Usage: "group of a unix socket, to let the web server's user in"},
+			&cli.StringFlag{Name: "auth-listen", Usage: "--adapter nginx: the auth_request endpoint, unix:/path (HTTP)"},
 		),
 		Action: func(c *cli.Context) error {
 			a, ok := adapters[c.String("adapter")]
@@ -177,4 +180,19 @@ func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolo
 		return err
 	}
 	return nil
+}
+
+func runNginx(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger) error {
+	sock, err := socketOptions(c)
+	if err != nil {
+		return err
+	}
+	if c.String("auth-listen") == "" {
+		return fmt.Errorf("--adapter nginx needs --auth-listen unix:/path for the auth_request endpoint")
+	}
+	h := &nginx.Host{
+		Site: site, Log: log, FastCGI: c.String("listen"), Auth: c.String("auth-listen"),
+		Socket: sock, ShutdownTimeout: c.Duration("shutdown-timeout"),
+	}
+	return h.Run(ctx)
 }
