@@ -41,9 +41,12 @@ func apacheCommand() *cli.Command {
 				Name:  "conf",
 				Usage: "print Apache configuration for a site: a fragment to Include, or with --full a complete httpd.conf",
 				UsageText: "anyhost apache conf --lib-dir DIR [--config FILE]\n" +
-					"anyhost apache conf --lib-dir DIR --full --root DIR2 [--listen 127.0.0.1:8081] [--mpm prefork] [--config FILE]",
+					"anyhost apache conf --lib-dir DIR --full --root DIR2 [--listen 127.0.0.1:8081] [--mpm prefork] [--config FILE]\n" +
+					"anyhost apache conf --mode fastcgi --fastcgi 127.0.0.1:PORT [--full --root DIR2 ...] [--config FILE]",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "lib-dir", Required: true, Usage: "where `anyhost apache build -o` put the module and library"},
+					&cli.StringFlag{Name: "lib-dir", Usage: "where `anyhost apache build -o` put the module and library (required in inprocess mode)"},
+					&cli.StringFlag{Name: "mode", Value: apache.ModeInProcess, Usage: "inprocess (mod_anyhost loads the Go library) or fastcgi (mod_proxy_fcgi + mod_authnz_fcgi to `anyhost serve --adapter fastcgi`)"},
+					&cli.StringFlag{Name: "fastcgi", Usage: "with --mode fastcgi: the TCP address the Go process listens on, 127.0.0.1:PORT"},
 					&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "site file (TOML); default: the embedded demo site"},
 					&cli.BoolFlag{Name: "full", Usage: "a complete httpd.conf that `apache2 -f` starts as is"},
 					&cli.StringFlag{Name: "root", Usage: "with --full: ServerRoot for pid file, logs, runtime files"},
@@ -63,6 +66,7 @@ func apacheCommand() *cli.Command {
 					out, err := apache.Conf(apache.ConfOptions{
 						LibDir: c.String("lib-dir"), Site: site, Full: c.Bool("full"), Root: c.String("root"),
 						Listen: c.String("listen"), MPM: c.String("mpm"), GoMaxProcs: c.Int("go-max-procs"),
+						Mode: c.String("mode"), FastCGI: c.String("fastcgi"),
 					})
 					if err != nil {
 						return cli.Exit("apache conf: "+err.Error(), 1)
