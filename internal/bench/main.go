@@ -150,7 +150,7 @@ func run() int {
 	}()
 
 	rep := &Report{Meta: collectMeta(cfg, workDir)}
-	rep.Meta.Hosts = hostVersions(selected)
+	rep.Meta.Hosts = append(hostVersions(selected), nginxVersions(selected)...)
 	printHeader(os.Stdout, rep.Meta)
 
 	// Start every selected target; stop them all on the way out, whatever happens.
@@ -189,7 +189,7 @@ func run() int {
 		}
 		running[i] = r
 		results[i].URL = r.URL
-		results[i].Check = checkOnce(ctx, r.URL)
+		results[i].Check = checkOnce(ctx, r.URL, r.Headers...)
 		logf("  %s answers: %s", r.URL, results[i].Check)
 	}
 

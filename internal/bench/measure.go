@@ -68,7 +68,7 @@ func (r *RunResult) oneLine() string {
 func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	rr := RunResult{Round: round}
 	if cfg.Warmup > 0 {
-		out, _, _, err := runWrk(ctx, cfg, cfg.Warmup, r.URL)
+		out, _, _, err := runWrk(ctx, cfg, cfg.Warmup, r)
 		if ctx.Err() != nil {
 			return rr
 		}
@@ -95,7 +95,7 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	}
 	before := sampleTree(roots)
 	rr.Start = time.Now()
-	out, stderr, wrkCPU, err := runWrk(ctx, cfg, cfg.Duration, r.URL)
+	out, stderr, wrkCPU, err := runWrk(ctx, cfg, cfg.Duration, r)
 	wall := time.Since(rr.Start)
 	after := sampleTree(r.PIDs())
 	if r.Cgroup != "" && cgErr == nil {
@@ -151,10 +151,18 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 }
 
 // runWrk runs one wrk load and returns its stdout, stderr and its own CPU time.
-func runWrk(ctx context.Context, cfg config, d time.Duration, url string) (stdout, stderr string, cpu time.Duration, err error) {
+func runWrk(ctx context.Context, cfg config, d time.Duration, r *Running) (stdout, stderr string, cpu time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cfg.WrkPath, wrk.Args(cfg.Threads, cfg.Connections, d, url)...)
+	conns := cfg.Connections
+	if r.Connections > 0 {
+		conns = r.Connections
+	}
+	args := wrk.Args(min(cfg.Threads, conns), conns, d, r.URL)
+	for _, h := range r.Headers { // before the URL, which wrk.Args puts last
+		args = append(args[:len(args)-1], "-H", h, r.URL)
+	}
+	cmd := exec.CommandContext(ctx, cfg.WrkPath, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
@@ -167,10 +175,14 @@ func runWrk(ctx context.Context, cfg config, d time.Duration, url string) (stdou
 }
 
 // checkOnce describes one GET of url, for the start-up log and the JSON.
-func checkOnce(ctx context.Context, url string) string {
+func checkOnce(ctx context.Context, url string, headers ...string) string {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err.Error()
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(k, strings.TrimSpace(v))
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Do(req)

@@ -60,6 +60,12 @@ func (t Target) FullName() string { return t.Group + ": " + t.Name }
 // Running is a started target.
 type Running struct {
 	URL string
+	// Headers are request headers ("Name: value") wrk and the start-up check
+	// send with every request (e.g. Basic credentials).
+	Headers []string
+	// Connections, if set, replaces --connections (wrk -c) for this row: a
+	// row that serves tens of requests a second would only time out at 32.
+	Connections int
 	// PIDs returns the processes whose CPU counts as the server's; their
 	// descendants are added by the driver. It is called again at every
 	// measurement, so it may change (a host that forks workers).

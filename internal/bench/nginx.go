@@ -1,0 +1,457 @@
+package main
+
+// nginx rows: anyhost behind nginx (`anyhost serve --adapter nginx`: FastCGI
+// content on a unix socket, auth_request over HTTP on another), next to what
+// nginx does alone (a static file, `return 200`) and to nginx proxying to a
+// bare Go net/http server over pooled keep-alive connections.
+//
+// The group is one nginx instance (its own prefix under the work directory,
+// free loopback port), started by the first row and stopped after the last,
+// with the anyhost and barehello processes behind it. The nginx.conf is the
+// product's own (`anyhost nginx conf --full`, on a bench site file), with
+// the access log off and the static, return and proxy rows added to its
+// server{}. nginx, anyhost and barehello all run in one cgroup: every row's
+// CPU is nginx's (master and workers) plus both Go processes' (the one a
+// row does not use idles).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+const nginxGroup = "nginx"
+
+// nginxAuthHeader is demo:demo, the demo site's user (bcrypt cost 10).
+const nginxAuthHeader = "Authorization: Basic ZGVtbzpkZW1v"
+
+// nginxSite is the bench's site file: the demo site's /hello and /private
+// (Basic auth, bcrypt), plus /authz and /proxy-authz whose access phase
+// says OK without any credentials, so that nginx runs its auth_request
+// subrequest but nothing costly answers it.
+const nginxSite = `# Written by the anyhost benchmark (internal/bench/nginx.go).
+[[location]]
+path = "/hello"
+content = ["demo.hello"]
+
+[[location]]
+path = "/private"
+content = ["demo.private"]
+
+  [location.auth]
+  realm = "anyhost demo"
+  providers = ["demo.users"]
+  require = ["valid-user"]
+
+[[location]]
+path = "/authz"
+access = [{handler = "demo.status", options = {status = "ok"}}]
+content = ["demo.hello"]
+
+# nginx proxies /proxy-authz/hello to barehello; anyhost only answers its
+# auth_request subrequest.
+[[location]]
+path = "/proxy-authz"
+access = [{handler = "demo.status", options = {status = "ok"}}]
+content = ["demo.hello"]
+`
+
+func nginxBinary() string {
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	return "/usr/sbin/nginx"
+}
+
+// nginxTargets returns the nginx group.
+func nginxTargets() []Target {
+	inst := &nginxShared{}
+	const cpuNote = "; CPU: the instance's cgroup (nginx master+workers, anyhost, barehello)"
+	row := func(name, path string, auth, baseline bool, notes string) Target {
+		return Target{Name: name, Group: nginxGroup, Baseline: baseline, Notes: notes, Start: inst.row(path, auth, 0)}
+	}
+	bcrypt := row("-> anyhost /private/, auth_request + bcrypt", "/private/hello", true, false,
+		"auth_request checks Basic demo:demo against a bcrypt (cost 10) htpasswd on every request, then FastCGI content (\"Hello, demo!\"). "+
+			"wrk -c2 (one request per core): bcrypt serves tens of req/s, and 32 connections would only queue into wrk's 2 s timeout")
+	bcrypt.Start = inst.row("/private/hello", true, 2)
+	return []Target{
+		row("static file", "/static.txt", false, true,
+			"html/static.txt (\"Hello!\", "+helloType+"), sendfile off; one nginx (worker_processes 2) for the group, "+
+				"`anyhost nginx conf --full` with access_log off"+cpuNote),
+		row("return 200", "/return200", false, false, "location = /return200 { return 200 \"Hello!\"; }: nginx alone, no file"),
+		row("-> anyhost FastCGI /hello", "/hello", false, false,
+			"the product: `anyhost serve --adapter nginx`, FastCGI on a unix socket, fastcgi_keep_conn on, upstream keepalive 16"),
+		row("-> anyhost /authz, auth_request", "/authz", false, false,
+			"auth_request over HTTP keepalive (unix socket) to anyhost, whose access handler says OK (demo.status, no credentials), then FastCGI content"),
+		row("-> barehello, proxy_pass keepalive", "/proxy/hello", false, false,
+			"proxy_pass to internal/bench/barehello over TCP loopback: upstream keepalive 16, proxy_http_version 1.1, Connection \"\""),
+		row("-> barehello, auth_request + proxy_pass", "/proxy-authz/hello", false, false,
+			"the row above behind the same auth_request as /authz (anyhost's access handler says OK)"),
+		bcrypt, // last: what it leaves in flight must not land in another row (see settle)
+	}
+}
+
+// nginxVersions names nginx for the report's header when an nginx row runs.
+func nginxVersions(selected []Target) []string {
+	for _, t := range selected {
+		if t.Group == nginxGroup {
+			return []string{cmdLine(nginxBinary(), "-v")}
+		}
+	}
+	return nil
+}
+
+// nginxShared is the group's nginx instance: the first row's Start starts
+// it, the last row's Stop stops it; a failed start is not retried.
+type nginxShared struct {
+	mu      sync.Mutex
+	started bool
+	inst    *nginxInstance
+	err     error
+	refs    int
+}
+
+type nginxInstance struct {
+	nginx, anyhost *Child
+	backend        *Running
+	cgroup         string
+	prefix         string
+	base           string // http://127.0.0.1:PORT
+
+	logMu     sync.Mutex
+	logOffset int64
+}
+
+func (s *nginxShared) row(path string, auth bool, conns int) func(context.Context, string) (*Running, error) {
+	return func(ctx context.Context, workDir string) (*Running, error) {
+		s.mu.Lock()
+		if !s.started {
+			s.started = true
+			s.inst, s.err = startNginx(ctx, workDir)
+		}
+		inst, err := s.inst, s.err
+		if err == nil {
+			s.refs++
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		var headers []string
+		if auth {
+			headers = []string{nginxAuthHeader}
+		}
+		url := inst.base + path
+		if err := checkNginxRow(ctx, url, headers); err != nil {
+			return nil, errors.Join(fmt.Errorf("%w%s", err, inst.errorLogNote()), s.release())
+		}
+		var once sync.Once
+		return &Running{URL: url, Headers: headers, Connections: conns, PIDs: inst.pids, Cgroup: inst.cgroup, Check: inst.check,
+			Stop: func() (err error) {
+				once.Do(func() { err = s.release() })
+				return err
+			}}, nil
+	}
+}
+
+func (s *nginxShared) release() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs--
+	if s.refs > 0 || s.inst == nil {
+		return nil
+	}
+	inst := s.inst
+	s.inst, s.err = nil, errors.New("nginx instance already stopped")
+	return inst.stop()
+}
+
+// startNginx builds anyhost, starts barehello and `anyhost serve --adapter
+// nginx` in a new cgroup, writes the nginx.conf and starts nginx in the
+// same cgroup, and waits until it serves the static file.
+func startNginx(ctx context.Context, workDir string) (_ *nginxInstance, err error) {
+	exe, err := GoBuild(ctx, workDir, "./cmd/anyhost", "anyhost")
+	if err != nil {
+		return nil, err
+	}
+	// nginx's workers run as www-data: the socket directory and the prefix
+	// (static file) must be reachable.
+	dir := filepath.Join(workDir, "nginx")
+	prefix := filepath.Join(dir, "prefix")
+	html := filepath.Join(prefix, "html")
+	if err := os.MkdirAll(html, 0o755); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{workDir, dir, prefix, html} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(html, "static.txt"), []byte(helloBody), 0o644); err != nil {
+		return nil, err
+	}
+	site := filepath.Join(dir, "site.toml")
+	if err := os.WriteFile(site, []byte(nginxSite), 0o644); err != nil {
+		return nil, err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	inst := &nginxInstance{prefix: prefix, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, inst.stop())
+		}
+	}()
+	if inst.cgroup, err = newCgroup("nginx"); err != nil {
+		logf("warning: no cgroup for the nginx instance (%v): its CPU comes from /proc", err)
+		inst.cgroup = ""
+	}
+	if inst.backend, err = startBackend(ctx, workDir, inst.cgroup); err != nil {
+		return nil, fmt.Errorf("barehello for proxy_pass: %w", err)
+	}
+
+	fcgi, authSock := filepath.Join(dir, "fcgi.sock"), filepath.Join(dir, "auth.sock")
+	listen := []string{"--listen", "unix:" + fcgi, "--auth-listen", "unix:" + authSock, "--config", site}
+	if inst.anyhost, err = StartChildIn(workDir, "anyhost serve --adapter nginx", inst.cgroup, exe,
+		append([]string{"serve", "--adapter", "nginx"}, append(listen,
+			"--socket-group", "www-data", "--log-level", "warn", "--access-log=false")...)...); err != nil {
+		return nil, err
+	}
+	if err := waitSockets(ctx, inst.anyhost, 20*time.Second, fcgi, authSock); err != nil {
+		return nil, err
+	}
+
+	cmd := exec.CommandContext(ctx, exe, append([]string{"nginx", "conf"}, append(listen,
+		"--full", "--prefix", prefix, "--server-listen", fmt.Sprintf("127.0.0.1:%d", port))...)...)
+	cmd.Dir = repoRoot
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("anyhost nginx conf: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	conf, err := nginxBenchConf(string(out), html, strings.TrimSuffix(inst.backend.URL, "/hello"))
+	if err != nil {
+		return nil, err
+	}
+	confPath := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	if inst.nginx, err = StartChildIn(workDir, "nginx", inst.cgroup, nginxBinary(),
+		"-p", prefix, "-c", "nginx.conf", "-e", filepath.Join(prefix, "error.log"), "-g", "daemon off;"); err != nil {
+		return nil, err
+	}
+	if err := WaitAnswers(ctx, inst.base+"/static.txt", 30*time.Second, inst.nginx); err != nil {
+		return nil, fmt.Errorf("%w%s", err, inst.errorLogNote())
+	}
+	logf("  nginx -p %s -c nginx.conf (pid %d), anyhost (pid %d), barehello %s", prefix,
+		inst.nginx.Cmd.Process.Pid, inst.anyhost.Cmd.Process.Pid, inst.backend.URL)
+	return inst, nil
+}
+
+var (
+	accessLogRe   = regexp.MustCompile(`(?m)^(\s*)access_log\s[^;]*;`)
+	serverCloseRe = regexp.MustCompile(`\n    }\n}\n*$`) // the end of server{} and http{}
+)
+
+// nginxBenchConf turns the product's nginx.conf into the bench's: no access
+// log, and the static, return and proxy locations added to its server{}.
+// backend is barehello's http://HOST:PORT.
+func nginxBenchConf(conf, html, backend string) (string, error) {
+	if !accessLogRe.MatchString(conf) || !serverCloseRe.MatchString(conf) {
+		return "", fmt.Errorf("anyhost nginx conf: unexpected output (no access_log line or server{} end):\n%s", conf)
+	}
+	conf = accessLogRe.ReplaceAllString(conf, "${1}access_log off;")
+	addr := strings.TrimPrefix(backend, "http://")
+	proxy := `            proxy_pass http://bench_barehello/hello;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+`
+	locations := fmt.Sprintf(`
+        # ---- anyhost benchmark: the nginx-only and proxy_pass rows
+        location = /static.txt {
+            root %s;
+            types { }
+            default_type "%s";
+            sendfile off;
+        }
+        location = /return200 {
+            default_type "%[2]s";
+            return 200 "%[3]s";
+        }
+        location = /proxy/hello {
+%[4]s        }
+        location = /proxy-authz/hello {
+            auth_request /.anyhost-auth;
+%[4]s        }
+    }
+
+    upstream bench_barehello {
+        server %[5]s;
+        keepalive 16;
+    }
+}
+`, html, helloType, helloBody, proxy, addr)
+	return serverCloseRe.ReplaceAllLiteralString(conf, "\n"+strings.TrimPrefix(locations, "\n")), nil
+}
+
+// waitSockets waits until every path exists (the Go process listens on
+// them), the timeout passes, ctx ends or child exits.
+func waitSockets(ctx context.Context, child *Child, timeout time.Duration, paths ...string) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		missing := ""
+		for _, p := range paths {
+			if _, err := os.Stat(p); err != nil {
+				missing = p
+				break
+			}
+		}
+		switch {
+		case missing == "":
+			return nil
+		case child.Exited():
+			return fmt.Errorf("%s exited before creating %s (%v)%s", child.Name, missing, child.waitErr, stderrNote(child))
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case time.Now().After(deadline):
+			return fmt.Errorf("%s did not create %s within %s%s", child.Name, missing, timeout, stderrNote(child))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkNginxRow GETs url once with headers and wants 200, text/plain;
+// charset=utf-8 and a "Hello" body ("Hello, demo!" on /private/).
+func checkNginxRow(ctx context.Context, url string, headers []string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(k, strings.TrimSpace(v))
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "Hello") || resp.Header.Get("Content-Type") != helloType {
+		return fmt.Errorf("GET %s: %s, Content-Type %q, body %.200q; want 200, %q and a body starting with Hello",
+			url, resp.Status, resp.Header.Get("Content-Type"), body, helloType)
+	}
+	return nil
+}
+
+// pids are nginx's master (the driver adds its workers) and the Go processes.
+func (n *nginxInstance) pids() []int {
+	p := n.nginx.PIDs()
+	if len(p) == 0 {
+		return nil // nginx is gone: the row has no server
+	}
+	p = append(p, n.anyhost.PIDs()...)
+	return append(p, n.backend.PIDs()...)
+}
+
+var nginxLogProblemRe = regexp.MustCompile(`\[(error|crit|alert|emerg)\]|exited on signal`)
+
+// check (Running.Check) fails the row just measured if nginx logged errors
+// since the last call (a failed upstream connect, a crashed worker) or a Go
+// process exited.
+func (n *nginxInstance) check() error {
+	n.settle()
+	if n.anyhost.Exited() {
+		return fmt.Errorf("anyhost serve --adapter nginx exited%s", stderrNote(n.anyhost))
+	}
+	n.logMu.Lock()
+	defer n.logMu.Unlock()
+	f, err := os.Open(filepath.Join(n.prefix, "error.log"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(n.logOffset, io.SeekStart); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	b = b[:strings.LastIndexByte(string(b), '\n')+1]
+	n.logOffset += int64(len(b))
+	var bad []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if nginxLogProblemRe.MatchString(l) {
+			bad = append(bad, "    "+l)
+		}
+	}
+	if len(bad) > 0 {
+		if len(bad) > 10 {
+			bad = append(bad[:10], fmt.Sprintf("    ... and %d more", len(bad)-10))
+		}
+		return fmt.Errorf("nginx logged errors during the run (%s):\n%s", filepath.Join(n.prefix, "error.log"), strings.Join(bad, "\n"))
+	}
+	return nil
+}
+
+// settle waits (up to 10 s) until the instance's processes are idle: after
+// the bcrypt row, requests wrk gave up on are still being hashed, and that
+// CPU belongs to no other row.
+func (n *nginxInstance) settle() {
+	if n.cgroup == "" {
+		return
+	}
+	prev, err := cgroupUsageUs(n.cgroup)
+	for deadline := time.Now().Add(10 * time.Second); err == nil && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		var cur int64
+		if cur, err = cgroupUsageUs(n.cgroup); err == nil && cur-prev < 10_000 { // < 10% of a core
+			return
+		}
+		prev = cur
+	}
+}
+
+func (n *nginxInstance) errorLogNote() string {
+	p := filepath.Join(n.prefix, "error.log")
+	tail := fileTail(p, 2000)
+	if tail == "" {
+		return ""
+	}
+	return "; " + p + ":\n" + indent(tail, "    ")
+}
+
+// stop stops nginx (SIGTERM to its process group: master and workers), then
+// anyhost and barehello, and removes the cgroup.
+func (n *nginxInstance) stop() error {
+	var errs []error
+	for _, c := range []*Child{n.nginx, n.anyhost} {
+		if c != nil {
+			errs = append(errs, c.Stop())
+		}
+	}
+	if n.backend != nil {
+		errs = append(errs, n.backend.Stop())
+	}
+	if n.cgroup != "" {
+		errs = append(errs, removeCgroup(n.cgroup))
+	}
+	return errors.Join(errs...)
+}
