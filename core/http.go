@@ -171,3 +171,22 @@ func StatusForError(err error) Status {
 // ErrBodyTooLarge is returned by body readers of hosts that enforce the body
 // limit themselves.
 var ErrBodyTooLarge = errors.New("anyhost: request body too large")
+
+// DiscardWriter is an http.ResponseWriter that keeps headers and drops
+// everything written: hosts that run phases only for their outcome (auth
+// checks) bind requests to it, so nothing a handler writes can leak out.
+type DiscardWriter struct{ Headers http.Header }
+
+// Header implements http.ResponseWriter.
+func (w *DiscardWriter) Header() http.Header {
+	if w.Headers == nil {
+		w.Headers = http.Header{}
+	}
+	return w.Headers
+}
+
+// WriteHeader implements http.ResponseWriter; the status is dropped.
+func (w *DiscardWriter) WriteHeader(int) {}
+
+// Write implements http.ResponseWriter; the bytes are dropped.
+func (w *DiscardWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -164,3 +164,22 @@ func (s *Site) run(r *Request) (Status, *Location) {
 }
 
 func ends(st Status) bool { return st != OK && st != Declined }
+
+// RunAuthPhases runs a location's access, authn and authz phases as Serve
+// would, for hosts that check authorization apart from content (nginx's
+// auth_request, FastCGI authorizers, Apache's access hook under
+// AnyhostSite). It returns the status that ended them, else OK if any
+// handler returned OK, else Declined; OK and Declined both mean "passed".
+func RunAuthPhases(loc *Location, r *Request) Status {
+	outcome := Declined
+	for _, p := range [...]Phase{Access, Authn, Authz} {
+		switch st := RunPhase(p, loc.Handlers[p], r); st {
+		case OK:
+			outcome = OK
+		case Declined:
+		default:
+			return st
+		}
+	}
+	return outcome
+}

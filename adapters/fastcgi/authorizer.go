@@ -41,9 +41,9 @@ func (s *Server) authorize(req *request, env map[string]string) {
 		r.Header["Authorization"] = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))}
 	}
 	r.Adapter, r.Body = s.Adapter, http.NoBody
-	r.Bind(&discardWriter{header: http.Header{}}, req.ctx, &s.Log)
+	r.Bind(&core.DiscardWriter{}, req.ctx, &s.Log)
 
-	st := authPhases(s.Site.Match(r.Path), r)
+	st := core.RunAuthPhases(s.Site.Match(r.Path), r)
 	switch {
 	case st == core.OK || st == core.Declined:
 		if basicMode && r.User == "" {
@@ -75,21 +75,3 @@ func (s *Server) authorize(req *request, env map[string]string) {
 		writeStatus(req.out, http.StatusInternalServerError, nil)
 	}
 }
-
-// authPhases runs access, authn and authz as Site.Serve would, stopping at
-// the first phase that ends the request.
-func authPhases(loc *core.Location, r *core.Request) core.Status {
-	for _, p := range [...]core.Phase{core.Access, core.Authn, core.Authz} {
-		if st := core.RunPhase(p, loc.Handlers[p], r); st != core.OK && st != core.Declined {
-			return st
-		}
-	}
-	return core.OK
-}
-
-// discardWriter swallows what auth handlers write.
-type discardWriter struct{ header http.Header }
-
-func (w *discardWriter) Header() http.Header         { return w.header }
-func (w *discardWriter) WriteHeader(int)             {}
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -96,8 +96,8 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	r.Bind(&discardWriter{header: http.Header{}}, req.Context(), &h.Log)
-	st := authPhases(loc, r)
+	r.Bind(&core.DiscardWriter{}, req.Context(), &h.Log)
+	st := core.RunAuthPhases(loc, r)
 	switch {
 	case st == core.OK || st == core.Declined:
 		if r.User != "" {
@@ -174,21 +174,3 @@ func (h *AuthHandler) request(req *http.Request) (*core.Request, string) {
 	}
 	return r, ""
 }
-
-// authPhases runs access, authn and authz as Site.Serve would, stopping at
-// the first phase that ends the request.
-func authPhases(loc *core.Location, r *core.Request) core.Status {
-	for _, p := range [...]core.Phase{core.Access, core.Authn, core.Authz} {
-		if st := core.RunPhase(p, loc.Handlers[p], r); st != core.OK && st != core.Declined {
-			return st
-		}
-	}
-	return core.OK
-}
-
-// discardWriter swallows what auth handlers write: only the outcome counts.
-type discardWriter struct{ header http.Header }
-
-func (w *discardWriter) Header() http.Header         { return w.header }
-func (w *discardWriter) WriteHeader(int)             {}
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }

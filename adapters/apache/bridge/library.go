@@ -160,18 +160,7 @@ func (lib *library) runSite(st *reqState, phase core.Phase) core.Status {
 	case core.Translate:
 		return core.RunPhase(phase, s.Translate, r)
 	case core.Access:
-		loc := s.Match(r.Path)
-		outcome := core.Declined
-		for _, p := range []core.Phase{core.Access, core.Authn, core.Authz} {
-			st := core.RunPhase(p, loc.Handlers[p], r)
-			if st != core.OK && st != core.Declined {
-				return st
-			}
-			if st == core.OK {
-				outcome = core.OK
-			}
-		}
-		return outcome
+		return core.RunAuthPhases(s.Match(r.Path), r)
 	case core.Authn, core.Authz:
 		return core.Declined
 	}
