@@ -14,7 +14,6 @@ package main
 // access log.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -416,8 +415,7 @@ type apacheInstance struct {
 	base    string   // http://127.0.0.1:PORT
 	backend *Running // may be nil
 
-	logMu     sync.Mutex
-	logOffset int64 // error.log bytes already checked by checkCrashes
+	errorLog *logFollower // error.log, for checkCrashes
 }
 
 // row is the Start of a target that is the URL path of this instance; with
@@ -519,7 +517,8 @@ func (sp apacheSpec) start(ctx context.Context, workDir string) (*apacheInstance
 		}
 		return nil, err
 	}
-	inst := &apacheInstance{root: root, cgroup: cgroup, base: fmt.Sprintf("http://127.0.0.1:%d", port), backend: backend}
+	inst := &apacheInstance{root: root, cgroup: cgroup, base: fmt.Sprintf("http://127.0.0.1:%d", port), backend: backend,
+		errorLog: &logFollower{path: filepath.Join(root, "error.log")}}
 	fail := func(err error) (*apacheInstance, error) {
 		if inst.child != nil {
 			err = errors.Join(err, inst.child.Stop())
@@ -664,22 +663,10 @@ func matchingLines(b []byte) string {
 // last call: the rows of an instance run one after another, so a crash
 // belongs to the row just measured.
 func (a *apacheInstance) checkCrashes() error {
-	a.logMu.Lock()
-	defer a.logMu.Unlock()
-	f, err := os.Open(filepath.Join(a.root, "error.log"))
+	b, err := a.errorLog.newLines()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if _, err := f.Seek(a.logOffset, io.SeekStart); err != nil {
-		return err
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return err
-	}
-	b = b[:bytes.LastIndexByte(b, '\n')+1] // whole lines; the rest next time
-	a.logOffset += int64(len(b))
 	if crashes := matchingLines(b); crashes != "" {
 		return fmt.Errorf("httpd children crashed during the run (%s):\n%s", filepath.Join(a.root, "error.log"), crashes)
 	}

@@ -140,7 +140,7 @@ func TestApacheMissingModule(t *testing.T) {
 func TestApacheCheckCrashes(t *testing.T) {
 	root := t.TempDir()
 	log := filepath.Join(root, "error.log")
-	a := &apacheInstance{root: root}
+	a := &apacheInstance{root: root, errorLog: &logFollower{path: filepath.Join(root, "error.log")}}
 	require.NoError(t, os.WriteFile(log, []byte("[mpm_event:notice] AH00489: configured\n"), 0o644))
 	require.NoError(t, a.checkCrashes())
 

@@ -127,8 +127,7 @@ type nginxInstance struct {
 	prefix         string
 	base           string // http://127.0.0.1:PORT
 
-	logMu     sync.Mutex
-	logOffset int64
+	errorLog *logFollower
 }
 
 func (s *nginxShared) row(path string, auth bool, conns int) func(context.Context, string) (*Running, error) {
@@ -207,7 +206,8 @@ func startNginx(ctx context.Context, workDir string) (_ *nginxInstance, err erro
 	if err != nil {
 		return nil, err
 	}
-	inst := &nginxInstance{prefix: prefix, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	inst := &nginxInstance{prefix: prefix, base: fmt.Sprintf("http://127.0.0.1:%d", port),
+		errorLog: &logFollower{path: filepath.Join(prefix, "error.log")}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, inst.stop())
@@ -380,22 +380,10 @@ func (n *nginxInstance) check() error {
 	if n.anyhost.Exited() {
 		return fmt.Errorf("anyhost serve --adapter nginx exited%s", stderrNote(n.anyhost))
 	}
-	n.logMu.Lock()
-	defer n.logMu.Unlock()
-	f, err := os.Open(filepath.Join(n.prefix, "error.log"))
+	b, err := n.errorLog.newLines()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if _, err := f.Seek(n.logOffset, io.SeekStart); err != nil {
-		return err
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return err
-	}
-	b = b[:strings.LastIndexByte(string(b), '\n')+1]
-	n.logOffset += int64(len(b))
 	var bad []string
 	for _, l := range strings.Split(string(b), "\n") {
 		if nginxLogProblemRe.MatchString(l) {

@@ -55,12 +55,8 @@ func apacheCommand() *cli.Command {
 					&cli.IntFlag{Name: "go-max-procs", Usage: "AnyhostGoMaxProcs: GOMAXPROCS in each child (0: Go's default)"},
 				},
 				Action: func(c *cli.Context) error {
-					site, err := loadSiteFile(c.String("config"))
+					site, err := loadCheckedSite(c.String("config"))
 					if err != nil {
-						return cli.Exit(err.Error(), 1)
-					}
-					// Build it once here so a bad option fails now, not in Apache's children.
-					if _, err := site.Build(); err != nil {
 						return cli.Exit(err.Error(), 1)
 					}
 					out, err := apache.Conf(apache.ConfOptions{
@@ -77,6 +73,20 @@ func apacheCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// loadCheckedSite parses the site file and builds it once, so that a bad
+// handler name or option fails when the configuration is generated, not in
+// the web server's processes.
+func loadCheckedSite(path string) (*config.Site, error) {
+	site, err := loadSiteFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := site.Build(); err != nil {
+		return nil, err
+	}
+	return site, nil
 }
 
 // loadSiteFile parses the site file, or the embedded demo site for "".

@@ -27,11 +27,8 @@ func nginxCommand() *cli.Command {
 				&cli.StringFlag{Name: "prefix", Usage: "with --full: directory for pid file, logs and temp paths"},
 			},
 			Action: func(c *cli.Context) error {
-				site, err := loadSiteFile(c.String("config"))
+				site, err := loadCheckedSite(c.String("config"))
 				if err != nil {
-					return cli.Exit(err.Error(), 1)
-				}
-				if _, err := site.Build(); err != nil {
 					return cli.Exit(err.Error(), 1)
 				}
 				out, err := nginx.Conf(nginx.ConfOptions{
