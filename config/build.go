@@ -60,8 +60,19 @@ func (s *Site) Build() (*core.Site, error) {
 func (s *Site) buildAuth(a *Auth) (core.Handler, core.Handler, error) {
 	var errs []error
 	basic := &core.Basic{Realm: a.Realm}
+	bearer := &core.Bearer{Realm: a.Realm}
 	for _, ref := range a.Providers {
-		p, err := core.NewProvider(ref.Name, core.Options{Values: ref.Options, Dir: s.Dir})
+		o := core.Options{Values: ref.Options, Dir: s.Dir}
+		if a.Type == "bearer" {
+			v, err := core.NewVerifier(ref.Name, o)
+			if err != nil {
+				errs = append(errs, &Error{ref.Pos, err.Error()})
+				continue
+			}
+			bearer.Verifiers = append(bearer.Verifiers, v)
+			continue
+		}
+		p, err := core.NewProvider(ref.Name, o)
 		if err != nil {
 			errs = append(errs, &Error{ref.Pos, err.Error()})
 			continue
@@ -80,7 +91,11 @@ func (s *Site) buildAuth(a *Auth) (core.Handler, core.Handler, error) {
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
-	return core.AuthnHandler(basic), core.AuthzHandler(rules...), nil
+	var authn core.Authenticator = basic
+	if a.Type == "bearer" {
+		authn = bearer
+	}
+	return core.AuthnHandler(authn), core.AuthzHandler(rules...), nil
 }
 
 // Check parses and builds the file at path, returning every problem.

@@ -46,11 +46,13 @@ type Location struct {
 
 // Auth is a location's [location.auth] table.
 type Auth struct {
-	// Type is the scheme; "basic" (the default) is the only one so far.
+	// Type is the scheme: "basic" (the default; providers are password
+	// providers) or "bearer" (providers are token verifiers).
 	Type string
-	// Realm is the Basic realm.
+	// Realm is the realm of the challenge.
 	Realm string
-	// Providers are the password providers, chained in order.
+	// Providers are the password providers or token verifiers, chained in
+	// order.
 	Providers []HandlerRef
 	// Require rules; any one passing admits the user. Default valid-user.
 	Require []string
@@ -295,8 +297,8 @@ func (p *parser) auth(path string, v any) *Auth {
 	if s, ok := t["type"].(string); ok {
 		a.Type = strings.ToLower(s)
 	}
-	if a.Type != "basic" {
-		p.errorf(join(path, "type"), "unknown auth type %q (known: basic)", a.Type)
+	if a.Type != "basic" && a.Type != "bearer" {
+		p.errorf(join(path, "type"), "unknown auth type %q (known: basic, bearer)", a.Type)
 	}
 	a.Realm, _ = t["realm"].(string)
 	if a.Realm == "" {

@@ -130,7 +130,7 @@ func (b *Basic) Authenticate(r *Request) (*Identity, error) {
 
 // Challenge implements Authenticator.
 func (b *Basic) Challenge() string {
-	return `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(b.Realm) + `"`
+	return `Basic realm="` + quoteEscaper.Replace(b.Realm) + `"`
 }
 
 // ParseBasic extracts credentials from an Authorization header value of the

@@ -44,7 +44,7 @@ func checkCommand() *cli.Command {
 func listCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
-		Usage: "list the handlers and password providers this binary has registered",
+		Usage: "list the handlers, password providers and token verifiers this binary has registered",
 		Action: func(c *cli.Context) error {
 			w := c.App.Writer
 			fmt.Fprintln(w, "handlers:")
@@ -54,6 +54,10 @@ func listCommand() *cli.Command {
 			fmt.Fprintln(w, "providers:")
 			for _, n := range core.Providers.Names() {
 				fmt.Fprintf(w, "  %-16s %s\n", n, core.Providers.Doc(n))
+			}
+			fmt.Fprintln(w, "token verifiers (auth type bearer):")
+			for _, n := range core.Verifiers.Names() {
+				fmt.Fprintf(w, "  %-16s %s\n", n, core.Verifiers.Doc(n))
 			}
 			fmt.Fprintln(w, "adapters:")
 			for _, n := range strings.Split(adapterNames(), ", ") {
