@@ -15,9 +15,9 @@ import (
 	"sync"
 	"time"
 
-	gohtpasswd "github.com/tg123/go-htpasswd"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/anyhost/anyhost/authn/passhash"
 	"github.com/anyhost/anyhost/core"
 )
 
@@ -162,23 +162,18 @@ func loadGroups(path string) (map[string][]string, error) {
 
 // File is a parsed htpasswd file.
 type File struct {
-	users map[string]gohtpasswd.EncodedPasswd
+	users map[string]passhash.Hash
 	// dummy is checked for unknown users so that a miss costs about what a
 	// wrong password costs and timing does not reveal which users exist.
-	dummy gohtpasswd.EncodedPasswd
+	dummy *passhash.Dummy
 }
 
 // Parse reads htpasswd lines (bcrypt only, plain text refused). Errors name
 // the line as "LINE: what".
 func Parse(r io.Reader) (*File, error) { return parse(r, false) }
 
-var parsers = []gohtpasswd.PasswdParser{
-	gohtpasswd.AcceptBcrypt, gohtpasswd.AcceptMd5, gohtpasswd.AcceptSha,
-	gohtpasswd.AcceptSsha, gohtpasswd.AcceptCryptSha,
-}
-
 func parse(r io.Reader, allowPlain bool) (*File, error) {
-	f := &File{users: map[string]gohtpasswd.EncodedPasswd{}}
+	f := &File{users: map[string]passhash.Hash{}}
 	bcryptCost := bcrypt.DefaultCost
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
@@ -190,11 +185,14 @@ func parse(r io.Reader, allowPlain bool) (*File, error) {
 		if !ok || user == "" {
 			return nil, fmt.Errorf("%d: expected user:hash", n)
 		}
-		pw, err := parseHash(hash, allowPlain)
+		pw, err := passhash.Parse(hash, allowPlain)
 		if err != nil {
+			if !allowPlain {
+				err = fmt.Errorf("%w; allow_plain = true accepts it", err)
+			}
 			return nil, fmt.Errorf("%d: user %s: %w", n, user, err)
 		}
-		if c, err := bcrypt.Cost([]byte(hash)); err == nil {
+		if c, ok := passhash.BcryptCost(hash); ok {
 			bcryptCost = c
 		}
 		f.users[user] = pw
@@ -202,35 +200,18 @@ func parse(r io.Reader, allowPlain bool) (*File, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte("anyhost timing guard"), bcryptCost)
-	if err != nil {
+	var err error
+	if f.dummy, err = passhash.NewDummy(bcryptCost); err != nil {
 		return nil, err
 	}
-	f.dummy, _ = gohtpasswd.AcceptBcrypt(string(h))
 	return f, nil
-}
-
-func parseHash(hash string, allowPlain bool) (gohtpasswd.EncodedPasswd, error) {
-	for _, accept := range parsers {
-		pw, err := accept(hash)
-		if err != nil {
-			return nil, err
-		}
-		if pw != nil {
-			return pw, nil
-		}
-	}
-	if !allowPlain {
-		return nil, fmt.Errorf("not a known hash (bcrypt $2y$, APR1 $apr1$, {SHA}, {SSHA}, crypt $5$/$6$); plain text needs allow_plain = true")
-	}
-	return gohtpasswd.AcceptPlain(hash)
 }
 
 // CheckPassword implements core.PasswordProvider.
 func (f *File) CheckPassword(_ context.Context, user, password string) (core.AuthResult, error) {
 	pw, ok := f.users[user]
 	if !ok {
-		f.dummy.MatchesPassword(password)
+		f.dummy.Check(password)
 		return core.UserNotFound, nil
 	}
 	if !pw.MatchesPassword(password) {
@@ -270,3 +251,15 @@ var (
 	_ core.PasswordProvider = (*Provider)(nil)
 	_ core.GroupLister      = (*Provider)(nil)
 )
+
+// DummyChecks counts the dummy hash comparisons paid for unknown users
+// (exposed for tests and metrics).
+func (f *File) DummyChecks() int64 { return f.dummy.Checks() }
+
+// DummyChecks counts the dummy hash comparisons paid for unknown users by
+// the file in service.
+func (p *Provider) DummyChecks() int64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.file.DummyChecks()
+}

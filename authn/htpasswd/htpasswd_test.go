@@ -87,3 +87,22 @@ func TestSetPasswordKeepsOthers(t *testing.T) {
 	_, err = Entry("", "x", 4)
 	assert.Error(t, err)
 }
+
+// An unknown user gets the answer a wrong password gets from the chain's
+// point of view (no identity) and pays a dummy bcrypt comparison of the
+// file's cost; counted, not timed.
+func TestUnknownUserPaysTheDummyHash(t *testing.T) {
+	src := "ann:" + hash(t, "pw-a", "$2y$") + "\n"
+	f, err := Parse(strings.NewReader(src))
+	require.NoError(t, err)
+	assert.Zero(t, f.DummyChecks())
+	res, err := f.CheckPassword(context.Background(), "ann", "wrong")
+	require.NoError(t, err)
+	assert.Equal(t, core.Denied, res)
+	assert.Zero(t, f.DummyChecks(), "a known user checks the real hash")
+	res, err = f.CheckPassword(context.Background(), "ghost", "pw-a")
+	require.NoError(t, err)
+	assert.Equal(t, core.UserNotFound, res)
+	assert.EqualValues(t, 1, f.DummyChecks())
+	assert.Equal(t, bcrypt.MinCost, f.dummy.Cost(), "the dummy has the cost of the file's hashes")
+}
