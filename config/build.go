@@ -1,8 +1,11 @@
 package config
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/anyhost/anyhost/core"
 )
@@ -25,6 +28,10 @@ func (s *Site) Build() (*core.Site, error) {
 		}
 		return hs
 	}
+	shared, err := s.buildAuthShared()
+	if err != nil {
+		errs = append(errs, err)
+	}
 	postRead := build(s.SiteHandlers[core.PostReadRequest])
 	translate := build(s.SiteHandlers[core.Translate])
 	var locs []*core.Location
@@ -34,7 +41,7 @@ func (s *Site) Build() (*core.Site, error) {
 			loc.Handlers[ph] = build(l.Handlers[ph])
 		}
 		if l.Auth != nil {
-			authn, authz, err := s.buildAuth(l.Auth)
+			authn, authz, err := s.buildAuth(l.Auth, shared)
 			if err != nil {
 				errs = append(errs, err)
 			} else {
@@ -57,9 +64,84 @@ func (s *Site) Build() (*core.Site, error) {
 	return site, nil
 }
 
-func (s *Site) buildAuth(a *Auth) (core.Handler, core.Handler, error) {
+// authShared is what every location's Basic auth shares: one store, one
+// cache key, one throttle.
+type authShared struct {
+	cache    *core.CredentialCache
+	throttle *core.Throttle
+}
+
+func (s *Site) buildAuthShared() (*authShared, error) {
+	a := s.Auth
+	if a == nil || (a.Cache == nil && a.Throttle == nil) {
+		return nil, nil
+	}
+	store, err := core.NewAuthStore(a.Store.Name, core.Options{Values: a.Store.Options, Dir: s.Dir})
+	if err != nil {
+		return nil, &Error{a.Store.Pos, err.Error()}
+	}
+	sh := &authShared{}
+	if c := a.Cache; c != nil {
+		var secret []byte
+		switch {
+		case c.Secret != "":
+			v, err := core.ResolveSecret(c.Secret, s.Dir)
+			if err != nil {
+				return nil, &Error{c.Pos, err.Error()}
+			}
+			if len(v) < 16 {
+				return nil, &Error{c.Pos, "cache secret is shorter than 16 bytes: use e.g. `head -c 32 /dev/urandom | base64`"}
+			}
+			secret = []byte(v)
+		case a.Store.Name != "memory":
+			return nil, &Error{c.Pos, "a cache in a shared store needs secret = \"file:...\" or \"env:...\", the same on every host"}
+		default:
+			secret = make([]byte, 32)
+			if _, err := rand.Read(secret); err != nil {
+				return nil, err
+			}
+		}
+		sh.cache = &core.CredentialCache{Store: store, Secret: secret, TTL: c.TTL}
+	}
+	if t := a.Throttle; t != nil {
+		sh.throttle = &core.Throttle{
+			Store: store, MaxUser: t.MaxUser, MaxClient: t.MaxClient, Window: t.Window,
+			Mode: t.Mode, Delay: t.Delay, FailOpen: t.FailOpen, Trusted: a.TrustedProxies,
+		}
+	}
+	return sh, nil
+}
+
+// scope names a location's provider chain for the credential cache: the
+// realm and each provider's name and options as written.
+func scope(a *Auth) string {
+	var b strings.Builder
+	b.WriteString(a.Realm)
+	for _, ref := range a.Providers {
+		b.WriteString("\x00" + ref.Name)
+		keys := make([]string, 0, len(ref.Options))
+		for k := range ref.Options {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			b.WriteString("\x00" + k + "=" + ref.Options[k])
+		}
+	}
+	return b.String()
+}
+
+func (s *Site) buildAuth(a *Auth, shared *authShared) (core.Handler, core.Handler, error) {
 	var errs []error
 	basic := &core.Basic{Realm: a.Realm}
+	if shared != nil {
+		if shared.cache != nil {
+			c := *shared.cache
+			c.Scope = scope(a)
+			basic.Cache = &c
+		}
+		basic.Throttle = shared.throttle
+	}
 	bearer := &core.Bearer{Realm: a.Realm}
 	for _, ref := range a.Providers {
 		o := core.Options{Values: ref.Options, Dir: s.Dir}

@@ -34,6 +34,39 @@ type Site struct {
 	SiteHandlers [core.NumPhases][]HandlerRef
 	// Locations in file order.
 	Locations []Location
+	// Auth holds the site-wide [auth] settings; nil when absent.
+	Auth *AuthSettings
+}
+
+// AuthSettings is the [auth] table: what every location's Basic auth shares.
+type AuthSettings struct {
+	// TrustedProxies may set the client address by X-Forwarded-For.
+	TrustedProxies core.TrustedProxies
+	// Store keeps the cache and throttle state; the zero value is "memory".
+	Store HandlerRef
+	// Cache is [auth.cache]; nil means no credential cache.
+	Cache *CacheSettings
+	// Throttle is [auth.throttle]; nil means no throttle.
+	Throttle *ThrottleSettings
+	Pos      Pos
+}
+
+// CacheSettings is [auth.cache].
+type CacheSettings struct {
+	TTL time.Duration
+	// Secret is a file: or env: reference to the HMAC key; empty means a
+	// random key per process (only valid with the memory store).
+	Secret string
+	Pos    Pos
+}
+
+// ThrottleSettings is [auth.throttle].
+type ThrottleSettings struct {
+	MaxUser, MaxClient int64
+	Window, Delay      time.Duration
+	Mode               core.ThrottleMode
+	FailOpen           bool
+	Pos                Pos
 }
 
 // Location is one [[location]] table.
@@ -158,8 +191,11 @@ func join(path, key string) string {
 var locationPhases = []string{"header-parser", "access", "authn", "authz", "fixup", "content", "log"}
 
 func (p *parser) site(s *Site, doc map[string]any) {
-	p.known("", doc, "limits", "site", "location")
+	p.known("", doc, "limits", "site", "location", "auth")
 	s.Limits = p.limits(doc["limits"])
+	if v, ok := doc["auth"]; ok {
+		s.Auth = p.authSettings(v)
+	}
 	if v, ok := doc["site"]; ok {
 		t, ok := v.(map[string]any)
 		if !ok {
@@ -329,6 +365,128 @@ func (p *parser) auth(path string, v any) *Auth {
 		a.Require = []string{"valid-user"}
 	}
 	return a
+}
+
+func (p *parser) authSettings(v any) *AuthSettings {
+	t, ok := v.(map[string]any)
+	if !ok {
+		p.errorf("auth", "auth must be a table")
+		return nil
+	}
+	p.known("auth", t, "trusted_proxies", "store", "cache", "throttle")
+	a := &AuthSettings{Pos: p.pos("auth"), Store: HandlerRef{Name: "memory", Pos: p.pos("auth")}}
+	if x, ok := t["trusted_proxies"]; ok {
+		list, _ := x.([]any)
+		var strs []string
+		for _, e := range list {
+			s, ok := e.(string)
+			if !ok {
+				list = nil
+				break
+			}
+			strs = append(strs, s)
+		}
+		if list == nil {
+			p.errorf("auth.trusted_proxies", "trusted_proxies must be a list of addresses or CIDR prefixes")
+		} else if tp, err := core.ParseTrustedProxies(strs); err != nil {
+			p.errorf("auth.trusted_proxies", "%v", err)
+		} else {
+			a.TrustedProxies = tp
+		}
+	}
+	if x, ok := t["store"]; ok {
+		if ref, ok := p.ref("auth.store", x, "name"); ok {
+			a.Store = ref
+		}
+	}
+	if x, ok := t["cache"]; ok {
+		a.Cache = p.cacheSettings(x)
+	}
+	if x, ok := t["throttle"]; ok {
+		a.Throttle = p.throttleSettings(x)
+	}
+	return a
+}
+
+func (p *parser) cacheSettings(v any) *CacheSettings {
+	const path = "auth.cache"
+	t, ok := v.(map[string]any)
+	if !ok {
+		p.errorf(path, "cache must be a table")
+		return nil
+	}
+	p.known(path, t, "ttl", "secret")
+	c := &CacheSettings{TTL: 5 * time.Minute, Pos: p.pos(path)}
+	if x, ok := t["ttl"]; ok {
+		c.TTL = p.duration(join(path, "ttl"), x)
+	}
+	if x, ok := t["secret"]; ok {
+		s, _ := x.(string)
+		if !strings.HasPrefix(s, "file:") && !strings.HasPrefix(s, "env:") {
+			p.errorf(join(path, "secret"), "secret must be a reference, file:PATH or env:NAME, never the key itself")
+		}
+		c.Secret = s
+	}
+	return c
+}
+
+func (p *parser) throttleSettings(v any) *ThrottleSettings {
+	const path = "auth.throttle"
+	t, ok := v.(map[string]any)
+	if !ok {
+		p.errorf(path, "throttle must be a table")
+		return nil
+	}
+	p.known(path, t, "max_user_failures", "max_client_failures", "window", "mode", "delay", "on_store_error")
+	th := &ThrottleSettings{MaxUser: 5, MaxClient: 20, Window: 15 * time.Minute, Delay: 2 * time.Second, Pos: p.pos(path)}
+	for key, dst := range map[string]*int64{"max_user_failures": &th.MaxUser, "max_client_failures": &th.MaxClient} {
+		if x, ok := t[key]; ok {
+			n, ok := x.(int64)
+			if !ok || n < 0 {
+				p.errorf(join(path, key), "%s must be a number >= 0 (0 turns that count off)", key)
+				continue
+			}
+			*dst = n
+		}
+	}
+	if x, ok := t["window"]; ok {
+		th.Window = p.duration(join(path, "window"), x)
+	}
+	if x, ok := t["delay"]; ok {
+		th.Delay = p.duration(join(path, "delay"), x)
+	}
+	if x, ok := t["mode"]; ok {
+		s, _ := x.(string)
+		if i, isInt := x.(int64); isInt {
+			s = strconv.FormatInt(i, 10)
+		}
+		m, err := core.ParseThrottleMode(s)
+		if err != nil || s == "" {
+			p.errorf(join(path, "mode"), "mode must be \"429\", \"403\" or \"delay\"")
+		}
+		th.Mode = m
+	}
+	if x, ok := t["on_store_error"]; ok {
+		switch x {
+		case "closed":
+		case "open":
+			th.FailOpen = true
+		default:
+			p.errorf(join(path, "on_store_error"), "on_store_error must be \"closed\" (answer 503) or \"open\" (check passwords without throttling)")
+		}
+	}
+	return th
+}
+
+// duration reads a positive duration like "30s".
+func (p *parser) duration(path string, v any) time.Duration {
+	s, _ := v.(string)
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		p.errorf(path, "%s must be a positive duration like \"30s\"", path[strings.LastIndexByte(path, '.')+1:])
+		return 0
+	}
+	return d
 }
 
 func (p *parser) limits(v any) core.Limits {

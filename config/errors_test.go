@@ -490,6 +490,42 @@ providers = ["demo.users", "ldap"]
 		{13, "handler demo.hello: unknown option x"},
 		{22, `unknown provider "ldap"`},
 	}},
+	{"auth settings", `[auth]
+trusted_proxies = ["10.0.0.0/8", "proxy.example.org"]
+store = { name = "memory" }
+colour = "blue"
+
+[auth.cache]
+ttl = "forever"
+secret = "hunter2hunter2hunter2"
+
+[auth.throttle]
+max_user_failures = -1
+mode = "418"
+window = "0s"
+on_store_error = "maybe"
+`, []want{
+		{2, `"proxy.example.org" is neither an address nor a CIDR prefix`},
+		{4, `unknown key "colour"`},
+		{7, "ttl must be a positive duration"},
+		{8, "secret must be a reference, file:PATH or env:NAME"},
+		{11, "max_user_failures must be a number >= 0"},
+		{12, `mode must be "429", "403" or "delay"`},
+		{13, "window must be a positive duration"},
+		{14, `on_store_error must be "closed"`},
+	}},
+	{"unknown auth store", `[auth]
+store = { name = "memcache" }
+[auth.throttle]
+`, []want{{2, `unknown auth store "memcache"`}}},
+	{"auth cache secret", `[auth.cache]
+secret = "env:ANYHOST_TEST_UNSET_SECRET"
+`, []want{{1, "environment variable ANYHOST_TEST_UNSET_SECRET is not set"}}},
+	{"memory store options", `[auth]
+store = { name = "memory", options = { max_entries = 0 } }
+[auth.cache]
+ttl = "1m"
+`, []want{{2, "max_entries must be positive"}}},
 	{"several errors in one inline table", `[[location]]
 path = "/a"
 content = ["demo.hello"]

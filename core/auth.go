@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -68,12 +69,25 @@ type Authorizer interface {
 // (Basic, Bearer, ...): the first that returns an identity sets r.User,
 // r.AuthType and r.Identity. With none, the answer is 401 carrying every
 // authenticator's challenge; an authenticator error is logged and answered
-// with 500.
+// with 500, and a StatusError with its status (429 for throttling, 503 for
+// a state store that is down).
 func AuthnHandler(auths ...Authenticator) Handler {
 	return HandlerFunc(func(r *Request) Status {
 		for _, a := range auths {
 			id, err := a.Authenticate(r)
-			if err != nil {
+			var se *StatusError
+			switch {
+			case errors.As(err, &se):
+				ev := r.Log().Error()
+				if se.Status < 500 {
+					ev = r.Log().Info()
+				}
+				ev.Err(err).Str("uri", r.URI).Int("status", int(se.Status)).Msg("authentication refused")
+				for k, v := range se.Header {
+					r.ErrHeader()[k] = v
+				}
+				return se.Status
+			case err != nil:
 				r.Log().Error().Err(err).Str("uri", r.URI).Msg("authentication back end failed")
 				return http.StatusInternalServerError
 			}
@@ -91,12 +105,16 @@ func AuthnHandler(auths ...Authenticator) Handler {
 }
 
 // Basic is HTTP Basic authentication (RFC 7617) against a chain of password
-// providers.
+// providers, with an optional credential cache and failed-attempt throttle.
 type Basic struct {
 	// Realm is shown by browsers in the login prompt.
 	Realm string
 	// Providers are asked in order; UserNotFound falls through to the next.
 	Providers []PasswordProvider
+	// Cache, if set, skips the providers for credentials verified recently.
+	Cache *CredentialCache
+	// Throttle, if set, counts failures and refuses or slows down guessing.
+	Throttle *Throttle
 }
 
 // Authenticate implements Authenticator.
@@ -105,6 +123,44 @@ func (b *Basic) Authenticate(r *Request) (*Identity, error) {
 	if !ok {
 		return nil, nil
 	}
+	ctx := r.Context()
+	if b.Throttle != nil {
+		if err := b.Throttle.admit(r, user); err != nil {
+			return nil, err
+		}
+	}
+	if b.Cache != nil {
+		id, err := b.Cache.lookup(ctx, user, pass)
+		if err != nil {
+			r.Log().Warn().Err(err).Msg("credential cache unavailable; checking the password")
+		} else if id != nil {
+			r.Log().Debug().Str("user", user).Msg("credentials found in the cache")
+			return id, nil
+		}
+	}
+	id, err := b.check(r, user, pass)
+	if err != nil {
+		return nil, err
+	}
+	if id == nil {
+		if b.Throttle != nil {
+			b.Throttle.failed(r, user)
+		}
+		return nil, nil
+	}
+	if b.Throttle != nil {
+		b.Throttle.succeeded(ctx, r, user)
+	}
+	if b.Cache != nil {
+		if err := b.Cache.store(ctx, id, pass); err != nil {
+			r.Log().Warn().Err(err).Msg("credential cache unavailable; not cached")
+		}
+	}
+	return id, nil
+}
+
+// check asks the providers in order.
+func (b *Basic) check(r *Request, user, pass string) (*Identity, error) {
 	for i, p := range b.Providers {
 		res, err := p.CheckPassword(r.Context(), user, pass)
 		if err != nil {

@@ -56,9 +56,12 @@ func (b *Bearer) Authenticate(r *Request) (*Identity, error) {
 	if !ok {
 		return nil, nil
 	}
+	// The request's logger rides in the context (zerolog.Ctx) so that a
+	// verifier can warn about a degraded back end it still answers from.
+	ctx := r.Log().WithContext(r.Context())
 	var reasons []string
 	for i, v := range b.Verifiers {
-		id, err := v.VerifyToken(r.Context(), token)
+		id, err := v.VerifyToken(ctx, token)
 		switch {
 		case err == nil && id != nil && id.User != "":
 			if id.AuthType == "" {

@@ -70,6 +70,20 @@ type Request struct {
 	// Identity carries what authentication learned beyond the user name
 	// (groups, claims); nil until authn sets it.
 	Identity *Identity
+	// AuthChecked says the web server already ran this request's access,
+	// authn and authz phases through us, apart from content (nginx's
+	// auth_request, Apache's mod_authnz_fcgi), and the host set User and
+	// AuthType from their outcome. Site.Serve then skips those three
+	// phases, so a password is checked once per request, not twice.
+	//
+	// Why a field and not a host-side copy of Serve: the pipeline's order
+	// and error path stay in one place. Only what the web server's
+	// configuration says may set it, never anything a client sends; a
+	// host that cannot tell leaves it false and the phases run again,
+	// which is slower but safe. Only User and AuthType cross from the
+	// check: groups, claims and notes the auth handlers set are not seen
+	// by later phases.
+	AuthChecked bool
 
 	// Adapter names the host serving this request ("standalone", "apache").
 	Adapter string

@@ -126,6 +126,11 @@ func (s *Site) Match(path string) *Location {
 // status from any phase but log ends the request with that status through
 // the error path (headers_out dropped, err_headers_out kept). If all content
 // handlers decline the answer is 404.
+//
+// With r.AuthChecked the access, authn and authz phases are skipped, unless
+// post-read-request or translate moved the request to another location
+// than the one its path matched when it arrived: the web server checked
+// that one, not this.
 func (s *Site) Serve(r *Request) {
 	st, loc := s.run(r)
 	if st.IsHTTP() {
@@ -144,6 +149,10 @@ func (s *Site) Serve(r *Request) {
 }
 
 func (s *Site) run(r *Request) (Status, *Location) {
+	var checked *Location
+	if r.AuthChecked {
+		checked = s.Match(r.Path)
+	}
 	if st := RunPhase(PostReadRequest, s.PostReadRequest, r); ends(st) {
 		return st, s.Match(r.Path)
 	}
@@ -152,6 +161,9 @@ func (s *Site) run(r *Request) (Status, *Location) {
 	}
 	loc := s.Match(r.Path)
 	for p := HeaderParser; p <= Content; p++ {
+		if checked == loc && p >= Access && p <= Authz {
+			continue
+		}
 		st := RunPhase(p, loc.Handlers[p], r)
 		if ends(st) {
 			return st, loc

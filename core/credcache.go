@@ -1,0 +1,67 @@
+package core
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// CredentialCache remembers verified Basic credentials for a while, so that
+// an expensive check (bcrypt, an LDAP bind, a database query) is not paid on
+// every request, like Apache's mod_authn_socache.
+//
+// Entries are keyed on an HMAC of scope, user and password under a secret:
+// whoever reads the store (a Redis dump, a core file) holds no password
+// hash that could be cracked offline without the secret. Only successes are
+// cached; a changed password takes effect when the entry expires.
+type CredentialCache struct {
+	Store AuthStore
+	// Secret keys the HMAC. Hosts that share a store must share it.
+	Secret []byte
+	// TTL bounds how long a verified credential is trusted without a check.
+	TTL time.Duration
+	// Scope separates chains: a credential verified against one chain of
+	// providers is never a hit for another.
+	Scope string
+}
+
+func (c *CredentialCache) key(user, password string) string {
+	m := hmac.New(sha256.New, c.Secret)
+	m.Write([]byte(c.Scope))
+	m.Write([]byte{0})
+	m.Write([]byte(user))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	return "cred:" + hex.EncodeToString(m.Sum(nil))
+}
+
+// cached is what a cache entry holds: what Basic would set besides the user.
+type cached struct {
+	Groups []string `json:"g,omitempty"`
+}
+
+// lookup returns the identity cached for the credentials. A store error
+// is returned so that the caller can log it and check the password instead.
+func (c *CredentialCache) lookup(ctx context.Context, user, password string) (*Identity, error) {
+	v, ok, err := c.Store.CacheGet(ctx, c.key(user, password))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var e cached
+	if err := json.Unmarshal(v, &e); err != nil {
+		// Not ours or corrupt: treat as a miss.
+		return nil, nil
+	}
+	return &Identity{User: user, AuthType: "Basic", Groups: e.Groups}, nil
+}
+
+func (c *CredentialCache) store(ctx context.Context, id *Identity, password string) error {
+	v, err := json.Marshal(cached{Groups: id.Groups})
+	if err != nil {
+		return err
+	}
+	return c.Store.CachePut(ctx, c.key(id.User, password), v, c.TTL)
+}

@@ -1,0 +1,154 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ThrottleMode is what happens to an attempt once the failures counted for
+// its user or client reach the limit.
+type ThrottleMode int
+
+const (
+	// ThrottleReject answers 429 Too Many Requests with Retry-After, without
+	// checking the password.
+	ThrottleReject ThrottleMode = iota
+	// ThrottleForbid answers 403 without checking the password: the only
+	// refusal besides 401 that nginx's auth_request passes on.
+	ThrottleForbid
+	// ThrottleDelay waits Delay, then checks the password as usual: a
+	// legitimate user still gets in, a guesser gets one try per Delay per
+	// connection.
+	ThrottleDelay
+)
+
+// ParseThrottleMode reads "429", "403" or "delay".
+func ParseThrottleMode(s string) (ThrottleMode, error) {
+	switch s {
+	case "429", "":
+		return ThrottleReject, nil
+	case "403":
+		return ThrottleForbid, nil
+	case "delay":
+		return ThrottleDelay, nil
+	}
+	return 0, fmt.Errorf("throttle mode %q: use \"429\", \"403\" or \"delay\"", s)
+}
+
+// Throttle counts failed logins per user name and per client address and
+// slows down or refuses attempts past a limit.
+type Throttle struct {
+	Store AuthStore
+	// MaxUser and MaxClient are the failures allowed per user name and per
+	// client address; 0 turns that count off.
+	MaxUser, MaxClient int64
+	// Window: counts are forgotten this long after the last failure.
+	Window time.Duration
+	Mode   ThrottleMode
+	// Delay is the wait of ThrottleDelay.
+	Delay time.Duration
+	// FailOpen decides what happens when the store cannot be reached: false
+	// (the default) answers 503, true checks passwords without throttling.
+	// Never a grant without a check either way.
+	FailOpen bool
+	// Trusted decides whose X-Forwarded-For is believed for the client
+	// address.
+	Trusted TrustedProxies
+}
+
+// StatusError is an authenticator's answer that is neither an identity nor
+// a plain refusal: too many failures, a state store that is down. The authn
+// handler answers with Status and adds Header to the error headers.
+type StatusError struct {
+	Status Status
+	Header http.Header
+	Err    error
+}
+
+func (e *StatusError) Error() string { return e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// ErrThrottled is wrapped by the StatusError of a throttled attempt.
+var ErrThrottled = errors.New("too many failed attempts")
+
+func (t *Throttle) keys(r *Request, user string) (userKey, clientKey string) {
+	return "fail:u:" + user, "fail:c:" + ClientIP(r, t.Trusted)
+}
+
+// admit decides whether an attempt for user may be checked. It returns a
+// StatusError to answer with instead, or nil.
+func (t *Throttle) admit(r *Request, user string) error {
+	ctx := r.Context()
+	uk, ck := t.keys(r, user)
+	over := false
+	for _, k := range []struct {
+		key string
+		max int64
+	}{{uk, t.MaxUser}, {ck, t.MaxClient}} {
+		if k.max <= 0 {
+			continue
+		}
+		n, err := t.Store.Failures(ctx, k.key)
+		if err != nil {
+			if t.FailOpen {
+				r.Log().Warn().Err(err).Msg("throttle store unavailable; checking the password without throttling (fail open)")
+				return nil
+			}
+			return &StatusError{Status: http.StatusServiceUnavailable, Err: fmt.Errorf("throttle store unavailable (fail closed): %w", err)}
+		}
+		if n >= k.max {
+			over = true
+		}
+	}
+	if !over {
+		return nil
+	}
+	switch t.Mode {
+	case ThrottleDelay:
+		timer := time.NewTimer(t.Delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		r.Log().Info().Str("user", user).Str("client", ClientIP(r, t.Trusted)).Dur("delay", t.Delay).Msg("authentication throttled: attempt delayed")
+		return nil
+	case ThrottleForbid:
+		return &StatusError{Status: http.StatusForbidden, Err: ErrThrottled}
+	}
+	h := http.Header{"Retry-After": {strconv.Itoa(int((t.Window + time.Second - 1) / time.Second))}}
+	return &StatusError{Status: http.StatusTooManyRequests, Header: h, Err: ErrThrottled}
+}
+
+// failed counts a failed attempt; store errors are logged (the attempt is
+// refused anyway).
+func (t *Throttle) failed(r *Request, user string) {
+	uk, ck := t.keys(r, user)
+	for _, k := range []struct {
+		key string
+		max int64
+	}{{uk, t.MaxUser}, {ck, t.MaxClient}} {
+		if k.max <= 0 {
+			continue
+		}
+		if _, err := t.Store.AddFailure(r.Context(), k.key, t.Window); err != nil {
+			r.Log().Warn().Err(err).Msg("throttle store unavailable; failure not counted")
+		}
+	}
+}
+
+// succeeded forgets the user's failures. The client's count stays: one
+// account of its own must not let a guesser reset its address's count.
+func (t *Throttle) succeeded(ctx context.Context, r *Request, user string) {
+	if t.MaxUser <= 0 {
+		return
+	}
+	uk, _ := t.keys(r, user)
+	if err := t.Store.ResetFailures(ctx, uk); err != nil {
+		r.Log().Warn().Err(err).Msg("throttle store unavailable; failures not reset")
+	}
+}
