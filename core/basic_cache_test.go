@@ -23,7 +23,9 @@ var errStoreDown = errors.New("dial tcp 127.0.0.1:6379: connection refused")
 func (brokenStore) CacheGet(context.Context, string) ([]byte, bool, error) {
 	return nil, false, errStoreDown
 }
-func (brokenStore) CachePut(context.Context, string, []byte, time.Duration) error { return errStoreDown }
+func (brokenStore) CachePut(context.Context, string, []byte, time.Duration) error {
+	return errStoreDown
+}
 func (brokenStore) AddFailure(context.Context, string, time.Duration) (int64, error) {
 	return 0, errStoreDown
 }
