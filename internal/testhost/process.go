@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,7 +34,7 @@ func NeedBinary(t testing.TB, names ...string) string {
 		if p, err := exec.LookPath(n); err == nil {
 			return p
 		}
-		for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		for _, dir := range binDirs() {
 			if p := filepath.Join(dir, n); isExecutable(p) {
 				return p
 			}
@@ -44,6 +46,18 @@ func NeedBinary(t testing.TB, names ...string) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// binDirs are searched after PATH: sbin directories, and Debian's
+// versioned PostgreSQL directory (newest first), which is not on PATH.
+func binDirs() []string {
+	pg, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	version := func(dir string) int {
+		n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+		return n
+	}
+	sort.Slice(pg, func(i, j int) bool { return version(pg[i]) > version(pg[j]) })
+	return append([]string{"/usr/sbin", "/sbin", "/usr/local/sbin"}, pg...)
 }
 
 func isExecutable(p string) bool {
