@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -287,10 +288,14 @@ func claimHas(v any, want string) bool {
 		return slices.Contains(c, want)
 	case []any:
 		for _, e := range c {
-			if fmt.Sprint(e) == want {
+			if claimHas(e, want) {
 				return true
 			}
 		}
+		return false
+	case float64:
+		// JSON numbers: 1000000, not fmt's 1e+06.
+		return strconv.FormatFloat(c, 'f', -1, 64) == want
 	case nil:
 		return false
 	}

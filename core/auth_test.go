@@ -388,6 +388,8 @@ func TestRequireAuthorize(t *testing.T) {
 			return claims(map[string]any{"role": []any{"user", "admin"}})
 		}, false},
 		{"claim number (JSON)", "claim level=3", func(*testing.T) *Request { return claims(map[string]any{"level": float64(3)}) }, true},
+		{"claim large JSON number", "claim uid=1000000", func(*testing.T) *Request { return claims(map[string]any{"uid": float64(1000000)}) }, true},
+		{"claim number in a JSON array", "claim ids=42", func(*testing.T) *Request { return claims(map[string]any{"ids": []any{float64(7), float64(42)}}) }, true},
 		{"claim bool", "claim verified=true", func(*testing.T) *Request { return claims(map[string]any{"verified": true}) }, true},
 		{"claim any of several", "claim a=1 b=2", func(*testing.T) *Request { return claims(map[string]any{"b": "2"}) }, true},
 		{"claim missing", "claim scope=read", func(*testing.T) *Request { return claims(map[string]any{}) }, false},
