@@ -5,8 +5,9 @@ package builtin
 
 import (
 	_ "github.com/anyhost/anyhost/authn/htpasswd"
-	_ "github.com/anyhost/anyhost/authn/redisstore"
 	_ "github.com/anyhost/anyhost/authn/jwt"
+	_ "github.com/anyhost/anyhost/authn/redisstore"
+	_ "github.com/anyhost/anyhost/authn/static"
 	_ "github.com/anyhost/anyhost/handlers/demo"
 	_ "github.com/anyhost/anyhost/handlers/static"
 )
