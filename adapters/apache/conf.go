@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/anyhost/anyhost/adapters/fastcgi"
 	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
 )
@@ -342,8 +343,9 @@ var fcgiAddr = regexp.MustCompile(`^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,
 // access, authn and authz phases (so `Require valid-user` is all Apache
 // needs). The user Apache authenticated reaches the responder only as the
 // ANYHOST_USER / ANYHOST_AUTH_TYPE params, set from %{REMOTE_USER} in auth
-// locations and unset everywhere else; a client header Anyhost-User only
-// ever arrives as HTTP_ANYHOST_USER.
+// locations and unset everywhere else, together with ANYHOST_AUTH_DONE=1
+// so the responder does not check the password a second time; a client
+// header Anyhost-User only ever arrives as HTTP_ANYHOST_USER.
 func confFastCGI(o ConfOptions) (string, error) {
 	if o.FastCGI == "" {
 		return "", fmt.Errorf("fastcgi mode needs --fastcgi HOST:PORT, the TCP address of `anyhost serve --adapter fastcgi`")
@@ -374,12 +376,12 @@ func confFastCGI(o ConfOptions) (string, error) {
 	}
 	load("proxy_module", "mod_proxy.so")
 	load("proxy_fcgi_module", "mod_proxy_fcgi.so")
-	auth, handlerAuth := false, false
+	auth, handlers := false, false
 	for _, l := range o.Site.Locations {
 		auth = auth || l.Auth != nil
-		handlerAuth = handlerAuth || l.Auth == nil && (len(l.Handlers[core.Authn]) > 0 || len(l.Handlers[core.Authz]) > 0)
+		handlers = handlers || handlerAuth(l)
 	}
-	if auth || handlerAuth {
+	if auth || handlers {
 		load("authn_core_module", "mod_authn_core.so")
 		load("authz_core_module", "mod_authz_core.so")
 	}
@@ -401,10 +403,7 @@ func confFastCGI(o ConfOptions) (string, error) {
 	// prefixes must come first for nested ones to override them.
 	sort.SliceStable(locs, func(i, j int) bool { return len(locs[i].Path) < len(locs[j].Path) })
 	for _, l := range locs {
-		prefix := strings.TrimSuffix(l.Path, "/")
-		if prefix == "" {
-			prefix = "/"
-		}
+		prefix := locPrefix(l)
 		p("<Location %s>", quote(prefix))
 		if len(l.Handlers[core.Content]) > 0 {
 			p("    ProxyPass %s", quote(url))
@@ -416,22 +415,32 @@ func confFastCGI(o ConfOptions) (string, error) {
 			p("    AuthBasicProvider %s", fcgiProvider)
 			// The authorizer ran the site's require rules already.
 			p("    Require valid-user")
-			// The responder runs the location's auth phases again and
-			// needs the credentials for that.
-			p("    CGIPassAuth On")
-			p(`    ProxyFCGISetEnvIf "true" ANYHOST_USER "%%{REMOTE_USER}"`)
-			p(`    ProxyFCGISetEnvIf "true" ANYHOST_AUTH_TYPE "%%{AUTH_TYPE}"`)
-		case len(l.Handlers[core.Authn]) > 0 || len(l.Handlers[core.Authz]) > 0:
+		case handlerAuth(l):
 			// Auth handlers without [location.auth] check what they
 			// like (tokens, headers): they run in the responder, which
 			// gets the Authorization header for them. Apache knows no
 			// user here.
 			p("    Require all granted")
 			p("    CGIPassAuth On")
-			fallthrough
-		default:
+		}
+		// ProxyFCGISetEnvIf lines of enclosing <Location>s run first and
+		// these last, so every location says all three params.
+		if authorizerRuns(locs, prefix) {
+			// mod_authnz_fcgi ran this location's access, authn and
+			// authz phases in our Authorizer role (for a nested
+			// location, with the enclosing one's Require, as core
+			// inherits its handlers): the responder takes the user from
+			// here and does not check the password again, so it needs
+			// no credentials (no CGIPassAuth). mod_proxy_fcgi's own
+			// REMOTE_USER is dropped by the responder (nginx's stock
+			// params forge it), hence ANYHOST_USER.
+			p(`    ProxyFCGISetEnvIf "true" ANYHOST_USER "%%{REMOTE_USER}"`)
+			p(`    ProxyFCGISetEnvIf "true" ANYHOST_AUTH_TYPE "%%{AUTH_TYPE}"`)
+			p(`    ProxyFCGISetEnvIf "true" %s "1"`, fastcgi.ParamAuthDone)
+		} else {
 			p(`    ProxyFCGISetEnvIf "true" !ANYHOST_USER`)
 			p(`    ProxyFCGISetEnvIf "true" !ANYHOST_AUTH_TYPE`)
+			p(`    ProxyFCGISetEnvIf "true" !%s`, fastcgi.ParamAuthDone)
 		}
 		// The Go side's limit, default included: Apache refuses a larger
 		// body before forwarding any of it.
@@ -439,4 +448,35 @@ func confFastCGI(o ConfOptions) (string, error) {
 		p("</Location>")
 	}
 	return b.String(), nil
+}
+
+func locPrefix(l config.Location) string {
+	if prefix := strings.TrimSuffix(l.Path, "/"); prefix != "" {
+		return prefix
+	}
+	return "/"
+}
+
+// handlerAuth reports whether l has auth handlers of its own without
+// [location.auth]: those run in the responder.
+func handlerAuth(l config.Location) bool {
+	return l.Auth == nil && (len(l.Handlers[core.Authn]) > 0 || len(l.Handlers[core.Authz]) > 0)
+}
+
+// authorizerRuns reports whether Apache runs mod_authnz_fcgi for requests
+// under prefix: the nearest <Location> at or around it (Apache 2.4 matches
+// <Location> prefixes on whole segments, as core does) that sets Require
+// is one with [location.auth], not one with Require all granted.
+func authorizerRuns(locs []config.Location, prefix string) bool {
+	best, runs := -1, false
+	for _, l := range locs {
+		p := locPrefix(l)
+		if !(p == "/" || p == prefix || strings.HasPrefix(prefix, p+"/")) || len(p) <= best {
+			continue
+		}
+		if l.Auth != nil || handlerAuth(l) {
+			best, runs = len(p), l.Auth != nil
+		}
+	}
+	return runs
 }

@@ -45,18 +45,33 @@ func (h *fcgiHost) ErrorLog() string {
 // configuration is `anyhost apache conf --mode fastcgi --full`.
 func startFastCGIApache(t *testing.T) *fcgiHost {
 	t.Helper()
+	return startFastCGIApacheSite(t, "", "")
+}
+
+// startFastCGIApacheSite is startFastCGIApache with site files: the Go
+// process serves goSite, Apache's config is written from confSite ("" is
+// the demo site for either).
+func startFastCGIApacheSite(t *testing.T, goSite, confSite string) *fcgiHost {
+	t.Helper()
 	apache := testhost.ApacheBinary(t)
 	bin := testhost.AnyhostBinary(t)
 	h := &fcgiHost{Root: testhost.NewApacheRoot(t)}
 	h.GoAddr = fmt.Sprintf("127.0.0.1:%d", testhost.FreePort(t))
+	goArgs := []string{bin, "serve", "--adapter", "fastcgi", "--listen", h.GoAddr, "--log-format", "json"}
+	if goSite != "" {
+		goArgs = append(goArgs, "--config", goSite)
+	}
 	h.Go = testhost.Start(t, testhost.Spec{
-		Args:  []string{bin, "serve", "--adapter", "fastcgi", "--listen", h.GoAddr, "--log-format", "json"},
+		Args:  goArgs,
 		Ready: testhost.DialReady("tcp", h.GoAddr),
 	})
 	h.Addr = fmt.Sprintf("127.0.0.1:%d", testhost.FreePort(t))
 	h.URL = "http://" + h.Addr
 	h.ConfFile = filepath.Join(h.Root, "httpd.conf")
 	args := []string{"apache", "conf", "--mode", "fastcgi", "--fastcgi", h.GoAddr, "--full", "--root", h.Root, "--listen", h.Addr}
+	if confSite != "" {
+		args = append(args, "--config", confSite)
+	}
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	require.NoError(t, err, "anyhost %s\n%s", strings.Join(args, " "), out)
 	require.NoError(t, os.WriteFile(h.ConfFile, out, 0o644))
@@ -190,4 +205,84 @@ func TestFastCGIBodies(t *testing.T) {
 	over := append(big, 'x')
 	r := testhost.Do(t, "POST", h.URL+"/echo", bytes.NewReader(over), nil)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
+}
+
+// checksSite writes a site file whose /private location counts password
+// checks (demo.users appends one line per check to the returned file); with
+// auth false /private has no [location.auth].
+func checksSite(t *testing.T, dir, name string, auth bool) (site, checks string) {
+	t.Helper()
+	checks = filepath.Join(dir, "checks")
+	toml := "[[location]]\npath = \"/private\"\ncontent = [\"demo.private\"]\n"
+	if auth {
+		toml += fmt.Sprintf("  [location.auth]\n  realm = \"checks\"\n"+
+			"  providers = [{name = \"demo.users\", options = {record = %q}}]\n  require = [\"valid-user\"]\n", checks)
+	}
+	toml += "\n[[location]]\npath = \"/private/open\"\ncontent = [\"demo.echo\"]\n"
+	site = filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(site, []byte(toml), 0o644))
+	return site, checks
+}
+
+func checkCount(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	require.NoError(t, err)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		assert.Equal(t, `"demo" granted`, line)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+// Regression: mod_authnz_fcgi's check (our Authorizer role) was followed by
+// a second one in the responder, which needed CGIPassAuth for it. Now the
+// conf sends ANYHOST_AUTH_DONE=1 with the user where the authorizer runs,
+// and the password is verified once per request, also in a nested location
+// that inherits the auth (/private/open).
+func TestFastCGIPasswordCheckedOnce(t *testing.T) {
+	dir := testhost.NewApacheRoot(t)
+	site, checks := checksSite(t, dir, "site.toml", true)
+	h := startFastCGIApacheSite(t, site, site)
+	conf, err := os.ReadFile(h.ConfFile)
+	require.NoError(t, err)
+	assert.NotContains(t, string(conf), "CGIPassAuth", "the responder needs no credentials")
+	forged := testhost.BasicHeader("demo", "demo")
+	forged.Set("Anyhost-Auth-Done", "1")
+	for i := range 4 {
+		r := testhost.Do(t, "GET", h.URL+"/private/", nil, testhost.BasicHeader("demo", "demo"))
+		require.Equal(t, http.StatusOK, r.Status, "request %d", i)
+		assert.Equal(t, "Hello, demo!", string(r.Body))
+	}
+	e := testhost.EchoOf(t, testhost.Do(t, "GET", h.URL+"/private/open", nil, forged))
+	assert.Equal(t, "demo", e.User)
+	assert.Equal(t, "Basic", e.AuthType)
+	assert.Empty(t, e.Headers.Get("Authorization"), "credentials stay in Apache")
+	assert.Equal(t, 5, checkCount(t, checks), "one check per request")
+
+	r := testhost.Do(t, "GET", h.URL+"/private/", nil, http.Header{"Anyhost-Auth-Done": {"1"}, "Anyhost-User": {"demo"}})
+	assert.Equal(t, http.StatusUnauthorized, r.Status)
+	assert.Equal(t, 5, checkCount(t, checks), "no credentials, no check")
+}
+
+// Apache configured for an older site file without auth on /private: no
+// authorizer and no ANYHOST_AUTH_DONE, so the responder runs the auth phases
+// itself; it gets no credentials (no CGIPassAuth there), so it refuses, and
+// a client's forged headers change nothing.
+func TestFastCGIUnwiredAuthStillChecked(t *testing.T) {
+	dir := testhost.NewApacheRoot(t)
+	site, checks := checksSite(t, dir, "site.toml", true)
+	old, _ := checksSite(t, dir, "old.toml", false)
+	h := startFastCGIApacheSite(t, site, old)
+	hd := testhost.BasicHeader("demo", "demo")
+	hd.Set("Anyhost-Auth-Done", "1")
+	hd.Set("Anyhost-User", "demo")
+	for _, path := range []string{"/private", "/private/open"} {
+		r := testhost.Do(t, "GET", h.URL+path, nil, hd)
+		assert.Equal(t, http.StatusUnauthorized, r.Status, path)
+		assert.NotContains(t, string(r.Body), "demo", path)
+	}
+	assert.Equal(t, 0, checkCount(t, checks))
 }

@@ -20,6 +20,16 @@ const (
 	paramAuthType = "ANYHOST_AUTH_TYPE"
 )
 
+// ParamAuthDone is the param a web server sends, with the value "1", in the
+// locations where its configuration already runs the location's access,
+// authn and authz phases through us (nginx's auth_request to our auth
+// endpoint, Apache's mod_authnz_fcgi to our Authorizer role): the Responder
+// then sets core.Request.AuthChecked and does not check the password a
+// second time. Only the web server's configuration can send it (a client's
+// header Anyhost-Auth-Done arrives as HTTP_ANYHOST_AUTH_DONE), and it must
+// come once. Without it the Responder runs the auth phases itself.
+const ParamAuthDone = "ANYHOST_AUTH_DONE"
+
 // Errors from FillFromCGI; the request is answered with 500 (the variables
 // come from the web server's configuration, not the client) or 400 for a
 // URI that does not decode.

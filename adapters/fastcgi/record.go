@@ -207,7 +207,8 @@ func pairLen(b []byte) (int, []byte, error) {
 // param once per fastcgi_param line, so a duplicate means two config lines
 // (or a client header) disagree. Client headers (HTTP_*) may legitimately
 // repeat and are joined as HTTP joins repeated fields; the identity params
-// (ANYHOST_USER, ANYHOST_AUTH_TYPE) must come exactly once; any other
+// (ANYHOST_USER, ANYHOST_AUTH_TYPE, ANYHOST_AUTH_DONE) must come exactly
+// once; any other
 // variable may repeat only with the same value (`fastcgi_param HTTPS on`
 // next to fastcgi_params' own HTTPS line).
 func decodeParams(b []byte) (map[string]string, error) {
@@ -218,7 +219,7 @@ func decodeParams(b []byte) (map[string]string, error) {
 		switch {
 		case !dup:
 			env[name] = string(v)
-		case name == paramUser || name == paramAuthType:
+		case name == paramUser || name == paramAuthType || name == ParamAuthDone:
 			return ErrDuplicateParam
 		case name == "HTTP_COOKIE":
 			env[name] = old + "; " + string(v)

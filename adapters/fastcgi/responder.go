@@ -32,6 +32,8 @@ func (s *Server) respond(req *request, env map[string]string) {
 		return
 	}
 	r.Adapter, r.Body = s.Adapter, req.body
+	// Here, not in FillFromCGI: an Authorizer must always run the checks.
+	r.AuthChecked = env[ParamAuthDone] == "1"
 	r.Bind(w, req.ctx, &s.Log)
 	if r.ContentLength > s.Site.Limits.WithDefaults().MaxBody {
 		// Refuse before any phase runs, as core's net/http bridge does.

@@ -139,6 +139,25 @@ func TestResponder(t *testing.T) {
 				assert.Equal(t, "alice", e.User)
 				assert.Equal(t, "Bearer", e.AuthType)
 			})
+			t.Run("auth done by the web server", func(t *testing.T) {
+				// /private has Basic auth: with ANYHOST_AUTH_DONE=1 the
+				// web server checked it, so no credentials are needed here.
+				r := dial(t, network, addr).do(1, RoleResponder, false, cgiParams("GET", "/private",
+					"ANYHOST_USER", "demo", "ANYHOST_AUTH_TYPE", "Basic", ParamAuthDone, "1"), nil)
+				assert.Equal(t, 200, r.status)
+				assert.Equal(t, "Hello, demo!", r.body)
+				for name, extra := range map[string][]string{
+					"no done param":   {"ANYHOST_USER", "demo"},
+					"done not 1":      {"ANYHOST_USER", "demo", ParamAuthDone, "yes"},
+					"client's header": {"ANYHOST_USER", "demo", "HTTP_ANYHOST_AUTH_DONE", "1"},
+				} {
+					r := dial(t, network, addr).do(1, RoleResponder, false, cgiParams("GET", "/private", extra...), nil)
+					assert.Equal(t, 401, r.status, name)
+				}
+				r = dial(t, network, addr).do(1, RoleResponder, false, cgiParams("GET", "/private",
+					ParamAuthDone, "1", ParamAuthDone, "1"), nil)
+				assert.Equal(t, 500, r.status, "a duplicate is a config error")
+			})
 			t.Run("duplicate ANYHOST_USER", func(t *testing.T) {
 				r := dial(t, network, addr).do(1, RoleResponder, false, cgiParams("GET", "/echo",
 					"ANYHOST_USER", "alice", "ANYHOST_USER", "bob"), nil)
@@ -316,6 +335,7 @@ func TestDecodeParams(t *testing.T) {
 		{"huge 4-byte length", []byte{0xff, 0xff, 0xff, 0xff, 0}, nil, ErrShortPair},
 		{"duplicate user", appendPair(appendPair(nil, paramUser, "a"), paramUser, "a"), nil, ErrDuplicateParam},
 		{"duplicate auth type", appendPair(appendPair(nil, paramAuthType, "a"), paramAuthType, "b"), nil, ErrDuplicateParam},
+		{"duplicate auth done", appendPair(appendPair(nil, ParamAuthDone, "1"), ParamAuthDone, "1"), nil, ErrDuplicateParam},
 		{"duplicate differing", appendPair(appendPair(nil, "HTTPS", "on"), "HTTPS", ""), nil, ErrDuplicateParam},
 		{"duplicate same", appendPair(appendPair(nil, "HTTPS", "on"), "HTTPS", "on"), map[string]string{"HTTPS": "on"}, nil},
 		{"repeated header joined", appendPair(appendPair(nil, "HTTP_ACCEPT", "a"), "HTTP_ACCEPT", "b"), map[string]string{"HTTP_ACCEPT": "a, b"}, nil},

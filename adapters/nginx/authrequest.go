@@ -15,7 +15,9 @@
 // never runs in them; only the user and the auth type cross to the content
 // request, as the FastCGI params ANYHOST_USER / ANYHOST_AUTH_TYPE set with
 // auth_request_set; and nginx honours only 2xx, 401 and 403 from
-// auth_request (see AuthHandler for how other outcomes map).
+// auth_request (see AuthHandler for how other outcomes map). The same
+// locations send ANYHOST_AUTH_DONE=1, so the responder does not run the
+// auth phases (and check the password) a second time.
 package nginx
 
 import (
@@ -70,7 +72,8 @@ var nginxHeaders = []string{HeaderMethod, HeaderURI, HeaderHost, HeaderProto, He
 //     X-Anyhost-Auth-Type when a user was authenticated;
 //   - 401: 401 with every challenge joined into ONE WWW-Authenticate header
 //     (nginx 1.22 forwards only the first of several);
-//   - 403: 403;
+//   - 403: 403, and 429 (a throttled login) too: auth_request passes no
+//     429;
 //   - anything else (500, any other 4xx/5xx, a 1xx-3xx, Done, a malformed
 //     subrequest): 500, logged. nginx itself turns any status but 2xx, 401
 //     and 403 into a 500; answering 500 ourselves says so explicitly, and
@@ -111,6 +114,13 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		w.WriteHeader(http.StatusUnauthorized)
 	case st == http.StatusForbidden:
+		w.WriteHeader(http.StatusForbidden)
+	case st == http.StatusTooManyRequests:
+		// A throttled login (core.Throttle in mode 429): auth_request cannot
+		// pass 429 on, and a 500 would read as our failure. 403 refuses
+		// without asking for credentials again; mode "403" or "delay" says
+		// so in the site file.
+		h.Log.Info().Str("uri", r.URI).Msg("nginx: throttled login answered 403 (auth_request passes no 429)")
 		w.WriteHeader(http.StatusForbidden)
 	default:
 		h.Log.Error().Str("status", st.String()).Str("uri", r.URI).

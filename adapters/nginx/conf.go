@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/anyhost/anyhost/adapters/fastcgi"
 	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
 )
@@ -59,7 +60,9 @@ var Params = [][2]string{
 // `location ^~ /p/`, so prefixes match whole segments as on every host),
 // auth_request in those whose location runs access, authn or authz, and the
 // internal auth location. Locations without auth phases send no
-// ANYHOST_USER param at all, so no user can appear there.
+// ANYHOST_USER param at all, so no user can appear there; locations with
+// them also send ANYHOST_AUTH_DONE=1 (fastcgi.ParamAuthDone), so the
+// responder does not run the auth phases a second time.
 func Conf(o ConfOptions) (string, error) {
 	if o.Site == nil {
 		return "", fmt.Errorf("nginx conf: no site")
@@ -161,6 +164,9 @@ func Conf(o ConfOptions) (string, error) {
 			if l.auth {
 				p(i3 + "fastcgi_param ANYHOST_USER $anyhost_user;")
 				p(i3 + "fastcgi_param ANYHOST_AUTH_TYPE $anyhost_auth_type;")
+				// auth_request ran this location's auth phases: the
+				// responder does not check the password again.
+				p(i3+"fastcgi_param %s 1;", fastcgi.ParamAuthDone)
 			}
 			p(i2 + "}")
 		}

@@ -52,8 +52,16 @@ type stack struct {
 // Conf, edited by edit when it is not nil.
 func startStack(t *testing.T, edit func(string) string) *stack {
 	t.Helper()
-	testhost.NginxBinary(t)
 	cfg := demoConfig(t)
+	return startSiteStack(t, cfg, cfg, edit)
+}
+
+// startSiteStack is startStack for any site: Host serves cfg, nginx's
+// config is written from confCfg (the same site, or another one to play a
+// web server configured for an older site file).
+func startSiteStack(t *testing.T, cfg, confCfg *config.Site, edit func(string) string) *stack {
+	t.Helper()
+	testhost.NginxBinary(t)
 	site, err := cfg.Build()
 	require.NoError(t, err)
 
@@ -96,7 +104,7 @@ func startStack(t *testing.T, edit func(string) string) *stack {
 	case err := <-done:
 		t.Fatalf("Host.Run: %v", err)
 	}
-	conf, err := Conf(ConfOptions{Site: cfg, FastCGI: h.FastCGI, Auth: h.Auth, Full: true,
+	conf, err := Conf(ConfOptions{Site: confCfg, FastCGI: h.FastCGI, Auth: h.Auth, Full: true,
 		Prefix: testhost.NginxPrefix, ServerListen: testhost.NginxListen})
 	require.NoError(t, err)
 	if edit != nil {
@@ -211,9 +219,9 @@ func TestThroughNginx(t *testing.T) {
 // $remote_user: the unverified Basic user) to every content location: the
 // responder must still see no user.
 func TestDebianParamsStillNoUser(t *testing.T) {
-	if _, err := os.Stat("/etc/nginx/fastcgi_params"); err != nil {
-		t.Skip("no /etc/nginx/fastcgi_params")
-	}
+	testhost.NginxBinary(t)
+	// Debian's nginx-common ships it; the test is about that file.
+	require.FileExists(t, "/etc/nginx/fastcgi_params")
 	s := startStack(t, func(conf string) string {
 		return strings.ReplaceAll(conf, "fastcgi_keep_conn on;", "fastcgi_keep_conn on;\n        include /etc/nginx/fastcgi_params;")
 	})
@@ -351,4 +359,93 @@ func TestAuthHandlerOutcomes(t *testing.T) {
 		h.ServeHTTP(w, req)
 		assert.Equal(t, 500, w.Code, name)
 	}
+}
+
+// checksSite is a site whose /private location counts password checks:
+// demo.users appends one line per check to the returned file. With auth
+// false the same locations come without [location.auth].
+func checksSite(t *testing.T, dir string, auth bool) (*config.Site, string) {
+	t.Helper()
+	file := filepath.Join(dir, "checks")
+	toml := `
+[[location]]
+path = "/private"
+content = ["demo.private"]
+
+[[location]]
+path = "/echo"
+content = ["demo.echo"]
+`
+	if auth {
+		toml = strings.Replace(toml, `content = ["demo.private"]`, `content = ["demo.private"]
+  [location.auth]
+  realm = "checks"
+  providers = [{name = "demo.users", options = {record = "`+file+`"}}]
+  require = ["valid-user"]`, 1)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "site.toml"), dir, []byte(toml))
+	require.NoError(t, err)
+	return cfg, file
+}
+
+// checkLines returns the lines demo.users recorded, one per password check.
+func checkLines(t *testing.T, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	return strings.Fields(strings.ReplaceAll(string(b), " ", "_"))
+}
+
+// Regression: the responder re-ran the auth phases after auth_request had,
+// so bcrypt ran twice per request. Now auth_request checks, the conf sends
+// ANYHOST_AUTH_DONE=1, and the responder only takes the user.
+func TestPasswordCheckedOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfg, file := checksSite(t, dir, true)
+	s := startSiteStack(t, cfg, cfg, nil)
+	forgedDone := http.Header{"Anyhost-Auth-Done": {"1"}, "X-Anyhost-User": {"admin"}}
+	for i := range 5 {
+		h := testhost.BasicHeader("demo", "demo")
+		if i%2 == 1 {
+			for k, v := range forgedDone {
+				h[k] = v
+			}
+		}
+		r := testhost.Do(t, "GET", s.URL+"/private/x", nil, h)
+		require.Equal(t, http.StatusOK, r.Status)
+		assert.Equal(t, "Hello, demo!", string(r.Body))
+	}
+	assert.Equal(t, []string{`"demo"_granted`, `"demo"_granted`, `"demo"_granted`, `"demo"_granted`, `"demo"_granted`},
+		checkLines(t, file), "one check per request")
+	r := testhost.Do(t, "GET", s.URL+"/private", nil, testhost.BasicHeader("demo", "wrong"))
+	assert.Equal(t, http.StatusUnauthorized, r.Status)
+	r = testhost.Do(t, "GET", s.URL+"/private", nil, forgedDone)
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "a client's header does not skip the check")
+	assert.Len(t, checkLines(t, file), 6, "no credentials, no check")
+}
+
+// nginx configured for an older site file that had no auth on /private:
+// no auth_request, no ANYHOST_AUTH_DONE, so the responder checks the
+// password itself, once, and a client's forged headers change nothing.
+func TestUnwiredAuthStillChecked(t *testing.T) {
+	dir := t.TempDir()
+	cfg, file := checksSite(t, dir, true)
+	old, _ := checksSite(t, dir, false)
+	s := startSiteStack(t, cfg, old, nil)
+	require.NotContains(t, s.confText(t), "auth_request")
+	forged := http.Header{"Anyhost-Auth-Done": {"1"}, "Anyhost-User": {"demo"}, "X-Anyhost-User": {"demo"}}
+	r := testhost.Do(t, "GET", s.URL+"/private", nil, forged)
+	assert.Equal(t, http.StatusUnauthorized, r.Status)
+	assert.Equal(t, `Basic realm="checks"`, r.Header.Get("WWW-Authenticate"))
+	h := testhost.BasicHeader("demo", "demo")
+	for k, v := range forged {
+		h[k] = v
+	}
+	r = testhost.Do(t, "GET", s.URL+"/private", nil, h)
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "Hello, demo!", string(r.Body))
+	assert.Equal(t, []string{`"demo"_granted`}, checkLines(t, file))
 }

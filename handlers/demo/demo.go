@@ -3,7 +3,6 @@
 package demo
 
 import (
-	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/anyhost/anyhost/authn/htpasswd"
 	"github.com/anyhost/anyhost/core"
 )
 
@@ -31,12 +29,7 @@ func init() {
 	core.Register("demo.panic", "panics, to show the host survives", noOptions(panicking))
 	core.Register("demo.record", "appends the request id and phase to a file (option file)", newRecorder)
 	core.Register("demo.status", "returns a fixed status (option status: ok, declined, done or a code; option write: text)", newStatus)
-	core.RegisterProvider("demo.users", "the demo user demo:demo (bcrypt)", func(o core.Options) (core.PasswordProvider, error) {
-		if err := o.Check(); err != nil {
-			return nil, err
-		}
-		return htpasswd.Parse(bytes.NewReader(users))
-	})
+	core.RegisterProvider("demo.users", "the demo user demo:demo (bcrypt; option record: a file getting one line per password check)", newUsers)
 }
 
 func noOptions(f core.HandlerFunc) core.HandlerFactory {
