@@ -6,6 +6,7 @@ package builtin
 import (
 	_ "github.com/anyhost/anyhost/authn/htpasswd"
 	_ "github.com/anyhost/anyhost/authn/jwt"
+	_ "github.com/anyhost/anyhost/authn/ldap"
 	_ "github.com/anyhost/anyhost/authn/redisstore"
 	_ "github.com/anyhost/anyhost/authn/static"
 	_ "github.com/anyhost/anyhost/handlers/demo"
