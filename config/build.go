@@ -135,10 +135,8 @@ func (s *Site) buildAuth(a *Auth, shared *authShared) (core.Handler, core.Handle
 	var errs []error
 	basic := &core.Basic{Realm: a.Realm}
 	if shared != nil {
-		if shared.cache != nil {
-			c := *shared.cache
-			c.Scope = scope(a)
-			basic.Cache = &c
+		if c := shared.cache; c != nil {
+			basic.Cache = &core.CredentialCache{Store: c.Store, Secret: c.Secret, TTL: c.TTL, Scope: scope(a)}
 		}
 		basic.Throttle = shared.throttle
 	}

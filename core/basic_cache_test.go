@@ -73,14 +73,12 @@ func TestCredentialCache(t *testing.T) {
 	assert.Equal(t, 3, p.called())
 
 	// Another chain (scope) or another secret never hits.
-	other := *cache
-	other.Scope = "admin\x00ldap"
-	b2 := &Basic{Realm: "admin", Providers: []PasswordProvider{p}, Cache: &other}
+	other := &CredentialCache{Store: store, Secret: cache.Secret, TTL: time.Minute, Scope: "admin\x00ldap"}
+	b2 := &Basic{Realm: "admin", Providers: []PasswordProvider{p}, Cache: other}
 	attempt(b2, "demo", "s3cret-pw", "192.0.2.1:1", &logs)
 	assert.Equal(t, 4, p.called())
-	rekeyed := *cache
-	rekeyed.Secret = []byte("another secret of 16+ bytes")
-	b3 := &Basic{Realm: "demo", Providers: []PasswordProvider{p}, Cache: &rekeyed}
+	rekeyed := &CredentialCache{Store: store, Secret: []byte("another secret of 16+ bytes"), TTL: time.Minute, Scope: cache.Scope}
+	b3 := &Basic{Realm: "demo", Providers: []PasswordProvider{p}, Cache: rekeyed}
 	attempt(b3, "demo", "s3cret-pw", "192.0.2.1:1", &logs)
 	assert.Equal(t, 5, p.called())
 

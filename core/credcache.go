@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"hash"
+	"sync"
 	"time"
 )
 
@@ -26,16 +28,25 @@ type CredentialCache struct {
 	// Scope separates chains: a credential verified against one chain of
 	// providers is never a hit for another.
 	Scope string
+
+	macs sync.Pool // of hash.Hash keyed with Secret: hmac.New is not free
 }
 
 func (c *CredentialCache) key(user, password string) string {
-	m := hmac.New(sha256.New, c.Secret)
+	m, _ := c.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, c.Secret)
+	}
+	m.Reset()
+	var buf [sha256.Size]byte
 	m.Write([]byte(c.Scope))
 	m.Write([]byte{0})
 	m.Write([]byte(user))
 	m.Write([]byte{0})
 	m.Write([]byte(password))
-	return "cred:" + hex.EncodeToString(m.Sum(nil))
+	sum := m.Sum(buf[:0])
+	c.macs.Put(m)
+	return "cred:" + hex.EncodeToString(sum)
 }
 
 // cached is what a cache entry holds: what Basic would set besides the user.
@@ -51,7 +62,9 @@ func (c *CredentialCache) lookup(ctx context.Context, user, password string) (*I
 		return nil, err
 	}
 	var e cached
-	if err := json.Unmarshal(v, &e); err != nil {
+	if string(v) == "{}" {
+		// No groups: the common case needs no decoding.
+	} else if err := json.Unmarshal(v, &e); err != nil {
 		// Not ours or corrupt: treat as a miss.
 		return nil, nil
 	}
