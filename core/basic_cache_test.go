@@ -243,3 +243,25 @@ func TestParseThrottleMode(t *testing.T) {
 	_, err := ParseThrottleMode("418")
 	assert.ErrorContains(t, err, `"418"`)
 }
+
+// BenchmarkCacheHit is the cost a cached Basic login adds to a request: the
+// HMAC, the store lookup and the identity.
+func BenchmarkCacheHit(b *testing.B) {
+	p := &fakeProvider{users: map[string]string{"demo": "s3cret-pw"}}
+	basic := &Basic{Realm: "demo", Providers: []PasswordProvider{p},
+		Cache: &CredentialCache{Store: NewMemoryStore(1000), Secret: []byte("0123456789abcdef"), TTL: time.Hour}}
+	r, _ := newReq("GET", "/private/")
+	r.Header.Set("Authorization", basicHeader("demo", "s3cret-pw"))
+	if id, err := basic.Authenticate(r); err != nil || id == nil {
+		b.Fatal("warm-up login failed")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if id, _ := basic.Authenticate(r); id == nil {
+			b.Fatal("no identity")
+		}
+	}
+	if p.called() != 1 {
+		b.Fatalf("provider called %d times", p.called())
+	}
+}
