@@ -29,6 +29,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -79,6 +80,9 @@ type Provider struct {
 	// timeout bounds one CheckPassword or Groups call, dial included.
 	timeout time.Duration
 	pool    pool
+
+	// dummyBinds counts the binds paid for users the search did not find.
+	dummyBinds atomic.Int64
 }
 
 // New builds a provider from options:
@@ -317,8 +321,12 @@ func (p *Provider) check(c *conn, user, password string) (core.AuthResult, error
 	dn, ok := p.userDNFor(user)
 	if !ok {
 		var err error
-		if dn, ok, err = p.search(c, user); err != nil || !ok {
+		if dn, ok, err = p.search(c, user); err != nil {
 			return core.UserNotFound, err
+		}
+		if !ok {
+			p.dummyBind(c, password)
+			return core.UserNotFound, nil
 		}
 	}
 	bindErr := c.Bind(dn, password)
@@ -341,6 +349,22 @@ func (p *Provider) check(c *conn, user, password string) (core.AuthResult, error
 	}
 	return core.Denied, fmt.Errorf("binding as %s: %w", dn, bindErr)
 }
+
+// dummyBind pays for a user the search did not find what a wrong password
+// pays (a bind and the rebind to the service identity), so the answer's
+// timing does not tell which users exist. The DN is under base_dn and
+// cannot match an entry: its RDN attribute is not in any schema.
+func (p *Provider) dummyBind(c *conn, password string) {
+	_ = c.Bind("anyhostTimingGuard=x,"+p.baseDN, password)
+	if err := p.bindService(c); err != nil {
+		c.bad = true
+	}
+	p.dummyBinds.Add(1)
+}
+
+// DummyBinds counts the binds paid for unknown users (for tests and
+// metrics).
+func (p *Provider) DummyBinds() int64 { return p.dummyBinds.Load() }
 
 // userDNFor fills the user_dn template; ok is false in search mode.
 func (p *Provider) userDNFor(user string) (string, bool) {

@@ -112,6 +112,14 @@ func TestPasswords(t *testing.T) {
 			for _, u := range injections {
 				runChecks(t, p, []check{{u, "alice-pw", core.UserNotFound}, {u, "bob-pw", core.UserNotFound}})
 			}
+			if mode == "search" {
+				// An unknown user the search did not find pays a bind, as
+				// a wrong password does: counted, not timed.
+				before := p.DummyBinds()
+				runChecks(t, p, []check{{"nobody", "alice-pw", core.UserNotFound}, {"alice", "wrong", core.Denied}})
+				assert.EqualValues(t, before+1, p.DummyBinds())
+				runChecks(t, p, []check{{"alice", "alice-pw", core.Granted}})
+			}
 		})
 	}
 }
