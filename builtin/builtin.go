@@ -8,6 +8,7 @@ import (
 	_ "github.com/anyhost/anyhost/authn/jwt"
 	_ "github.com/anyhost/anyhost/authn/ldap"
 	_ "github.com/anyhost/anyhost/authn/redisstore"
+	_ "github.com/anyhost/anyhost/authn/sqlstore"
 	_ "github.com/anyhost/anyhost/authn/static"
 	_ "github.com/anyhost/anyhost/handlers/demo"
 	_ "github.com/anyhost/anyhost/handlers/static"
