@@ -187,3 +187,11 @@ func TestStackingRules(t *testing.T) {
 	a := testhost.StartAnyhost(t, "--config", site)
 	testhost.RunStacking(t, testhost.Target{URL: a.URL, Addr: a.Addr, Adapter: "standalone"})
 }
+
+// Every built-in provider behind the standalone host: the same table runs
+// behind nginx and Apache.
+func TestAuthProviders(t *testing.T) {
+	site := testhost.WriteAuthSite(t, t.TempDir(), testhost.StartSlapd(t))
+	a := testhost.StartAnyhost(t, "--config", site.Path)
+	testhost.RunAuthConformance(t, testhost.Target{URL: a.URL, Addr: a.Addr, Adapter: "standalone"}, site)
+}

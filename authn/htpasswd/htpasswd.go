@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -187,7 +188,7 @@ func parse(r io.Reader, allowPlain bool) (*File, error) {
 		}
 		pw, err := passhash.Parse(hash, allowPlain)
 		if err != nil {
-			if !allowPlain {
+			if errors.Is(err, passhash.ErrNotAHash) {
 				err = fmt.Errorf("%w; allow_plain = true accepts it", err)
 			}
 			return nil, fmt.Errorf("%d: user %s: %w", n, user, err)

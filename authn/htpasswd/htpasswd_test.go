@@ -47,7 +47,7 @@ func TestParseErrors(t *testing.T) {
 	for src, want := range map[string]string{
 		"ann\n":               "1: expected user:hash",
 		"ok:$2y$x\n:nohash\n": "2: expected user:hash",
-		"ann:{SHA}abc\n":      "1: user ann: Malformed sha1",
+		"ann:{SHA}abc\n":      "1: user ann: a malformed hash",
 		"\n\nann:cleartext\n": "3: user ann: not a known hash",
 	} {
 		_, err := Parse(strings.NewReader(src))

@@ -5,6 +5,7 @@
 package passhash
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -25,20 +26,26 @@ var parsers = []gohtpasswd.PasswdParser{
 // Formats names the accepted formats, for error messages.
 const Formats = "bcrypt $2y$/$2a$/$2b$, APR1 $apr1$, {SHA}, {SSHA}, crypt $5$/$6$"
 
+// ErrNotAHash is returned for a value in no known format: plain text,
+// refused unless allowed.
+var ErrNotAHash = errors.New("not a known hash (" + Formats + "); plain text is refused")
+
 // Parse reads a stored hash. Anything that is no known hash is refused
 // unless allowPlain, since it would be a password in clear.
 func Parse(stored string, allowPlain bool) (Hash, error) {
 	for _, accept := range parsers {
 		h, err := accept(stored)
 		if err != nil {
-			return nil, err
+			// The parser's own message quotes the value: never repeat
+			// a stored hash (or a password pasted by mistake).
+			return nil, fmt.Errorf("a malformed hash (it starts like one of: %s)", Formats)
 		}
 		if h != nil {
 			return h, nil
 		}
 	}
 	if !allowPlain {
-		return nil, fmt.Errorf("not a known hash (%s); plain text is refused", Formats)
+		return nil, ErrNotAHash
 	}
 	return gohtpasswd.AcceptPlain(stored)
 }

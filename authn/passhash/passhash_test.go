@@ -30,6 +30,11 @@ func TestParse(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, h.MatchesPassword("s3cret"))
 
+	_, err = passhash.Parse("{SHA}not-base64-hunter2", false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "malformed hash")
+	assert.NotContains(t, err.Error(), "hunter2", "the value is never repeated")
+
 	c, ok := passhash.BcryptCost(string(b))
 	assert.True(t, ok)
 	assert.Equal(t, bcrypt.MinCost, c)
