@@ -43,7 +43,7 @@ func (s *Server) authorize(req *request, env map[string]string) {
 	r.Adapter, r.Body = s.Adapter, http.NoBody
 	r.Bind(&core.DiscardWriter{}, req.ctx, &s.Log)
 
-	st := core.RunAuthPhases(s.Site.Match(r.Path), r)
+	st := core.RunAuthPhases(s.current().Match(r.Path), r)
 	switch {
 	case st == core.OK || st == core.Declined:
 		if basicMode && r.User == "" {

@@ -35,15 +35,16 @@ func (s *Server) respond(req *request, env map[string]string) {
 	// Here, not in FillFromCGI: an Authorizer must always run the checks.
 	r.AuthChecked = env[ParamAuthDone] == "1"
 	r.Bind(w, req.ctx, &s.Log)
-	if r.ContentLength > s.Site.Limits.WithDefaults().MaxBody {
+	site := s.current()
+	if r.ContentLength > site.Limits.WithDefaults().MaxBody {
 		// Refuse before any phase runs, as core's net/http bridge does.
 		r.Status = http.StatusRequestEntityTooLarge
 		r.ResponseHeader["Content-Type"] = textPlain
 		r.WriteString("413 Request Entity Too Large\n")
-		core.RunPhase(core.Log, s.Site.Match(r.Path).Handlers[core.Log], r)
+		core.RunPhase(core.Log, site.Match(r.Path).Handlers[core.Log], r)
 		return
 	}
-	s.Site.Serve(r)
+	site.Serve(r)
 	if !w.wrote {
 		w.WriteHeader(r.StatusCode())
 	}

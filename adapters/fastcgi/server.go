@@ -31,7 +31,7 @@ var ErrServerClosed = errors.New("fastcgi: server closed")
 // Server serves a site to web servers speaking FastCGI.
 type Server struct {
 	// Site is what the Responder role serves and whose auth phases the
-	// Authorizer role runs.
+	// Authorizer role runs. SetSite replaces it while the server runs.
 	Site *core.Site
 	// Log receives error lines and is the requests' logger.
 	Log zerolog.Logger
@@ -46,6 +46,7 @@ type Server struct {
 	// the nginx adapter sets its own name.
 	Adapter string
 
+	site      atomic.Pointer[core.Site] // from SetSite; nil: Site
 	once      sync.Once
 	sem       chan struct{}
 	closing   chan struct{}
@@ -72,6 +73,19 @@ func (s *Server) init() {
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
 	})
+}
+
+// SetSite replaces the site for requests that begin from now on; requests
+// in progress finish on the site they began with. It is safe to call while
+// serving (reloading the site file on SIGHUP).
+func (s *Server) SetSite(site *core.Site) { s.site.Store(site) }
+
+// current is the site a request begins with.
+func (s *Server) current() *core.Site {
+	if site := s.site.Load(); site != nil {
+		return site
+	}
+	return s.Site
 }
 
 // Serve accepts connections on ln until Shutdown or an accept error.

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
@@ -83,8 +84,22 @@ var nginxHeaders = []string{HeaderMethod, HeaderURI, HeaderHost, HeaderProto, He
 // Nothing an auth handler writes reaches nginx, and all replies have an empty
 // body, so nginx keeps the connection.
 type AuthHandler struct {
+	// Site's location auth phases are run; SetSite replaces it.
 	Site *core.Site
 	Log  zerolog.Logger
+
+	site atomic.Pointer[core.Site] // from SetSite; nil: Site
+}
+
+// SetSite replaces the site for subrequests that begin from now on; those
+// in progress finish on the site they began with. Safe while serving.
+func (h *AuthHandler) SetSite(site *core.Site) { h.site.Store(site) }
+
+func (h *AuthHandler) current() *core.Site {
+	if site := h.site.Load(); site != nil {
+		return site
+	}
+	return h.Site
 }
 
 func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -94,7 +109,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
-	loc := h.Site.Match(r.Path)
+	loc := h.current().Match(r.Path)
 	if len(loc.Handlers[core.Access]) == 0 && len(loc.Handlers[core.Authn]) == 0 && len(loc.Handlers[core.Authz]) == 0 {
 		w.WriteHeader(http.StatusNoContent)
 		return

@@ -1,10 +1,18 @@
 package nginx
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,4 +45,125 @@ func TestServeAndConfCommands(t *testing.T) {
 	assert.Equal(t, []string{`Basic realm="anyhost demo"`}, r.Header.Values("WWW-Authenticate"))
 	r = testhost.Do(t, "GET", n.URL+"/private/", nil, testhost.BasicHeader("demo", "demo"))
 	assert.Equal(t, "Hello, demo!", string(r.Body))
+}
+
+// reloadSite is a site file: /hello and an authenticated /private, plus
+// /hello2 when extra.
+func reloadSite(extra bool) string {
+	s := `[[location]]
+path = "/hello"
+content = ["demo.hello"]
+
+[[location]]
+path = "/private"
+content = ["demo.private"]
+  [location.auth]
+  realm = "r"
+  providers = ["demo.users"]
+  require = ["valid-user"]
+`
+	if extra {
+		s += "\n[[location]]\npath = \"/hello2\"\ncontent = [\"demo.hello\"]\n"
+	}
+	return s
+}
+
+// SIGHUP (systemctl reload) swaps in the re-read site file while nginx keeps
+// sending requests: none fails, the new location answers after the reload,
+// and a broken file is logged with its FILE:LINE and leaves the old site
+// serving.
+func TestReloadOnSIGHUPUnderLoad(t *testing.T) {
+	bin := testhost.AnyhostBinary(t)
+	dir := testhost.NewNginxPrefix(t)
+	site := filepath.Join(dir, "site.toml")
+	require.NoError(t, os.WriteFile(site, []byte(reloadSite(false)), 0o644))
+	fcgi, auth := filepath.Join(dir, "fcgi.sock"), filepath.Join(dir, "auth.sock")
+	flags := []string{"--listen", "unix:" + fcgi, "--auth-listen", "unix:" + auth, "--config", site}
+	goProc := testhost.Start(t, testhost.Spec{
+		Args:  append([]string{bin, "serve", "--adapter", "nginx", "--socket-group", "www-data", "--log-format", "json"}, flags...),
+		Dir:   dir,
+		Ready: testhost.DialReady("unix", auth),
+	})
+	conf, err := exec.Command(bin, append(append([]string{"nginx", "conf"}, flags...),
+		"--full", "--prefix", testhost.NginxPrefix, "--server-listen", testhost.NginxListen)...).Output()
+	require.NoError(t, err)
+	n := testhost.StartNginx(t, string(conf))
+	hello2 := func() int { return testhost.Do(t, "GET", n.URL+"/hello2", nil, nil).Status }
+	require.Equal(t, http.StatusNotFound, hello2())
+
+	// Load: clients loop over an open and an authenticated location.
+	var ok, failed atomic.Int64
+	var failures sync.Map
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path, want := "/hello", "Hello!"
+			if i%2 == 1 {
+				path, want = "/private/", "Hello, demo!"
+			}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", n.URL+path, nil)
+				req.SetBasicAuth("demo", "demo")
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					failures.Store(err.Error(), true)
+					continue
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || string(body) != want {
+					failed.Add(1)
+					failures.Store(fmt.Sprintf("%s: %d %q %v", path, resp.StatusCode, body, err), true)
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+
+	reload := func(text string) {
+		require.NoError(t, os.WriteFile(site, []byte(text), 0o644))
+		require.NoError(t, goProc.Signal(syscall.SIGHUP))
+	}
+	for round := range 3 {
+		reload(reloadSite(true))
+		require.Eventually(t, func() bool { return hello2() == http.StatusOK }, 10*time.Second, 10*time.Millisecond, "round %d", round)
+		reload(reloadSite(false))
+		require.Eventually(t, func() bool { return hello2() == http.StatusNotFound }, 10*time.Second, 10*time.Millisecond, "round %d", round)
+	}
+	reload(reloadSite(true))
+	require.Eventually(t, func() bool { return hello2() == http.StatusOK }, 10*time.Second, 10*time.Millisecond)
+
+	// A broken file: logged with its line, the old site keeps serving.
+	reload(reloadSite(false) + "\n[[location]]\npath = \"/x\"\ncontent = [\"no.such.handler\"]\n")
+	require.Eventually(t, func() bool { return strings.Contains(goProc.LogText(), "reload failed") }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, goProc.LogText(), site+`:15: unknown handler \"no.such.handler\"`)
+	assert.Equal(t, http.StatusOK, hello2(), "the previous site still serves")
+	reload("[[location]]\npath = \"/hello\"\ncontent = [\"demo.hello\"\n")
+	require.Eventually(t, func() bool { return strings.Count(goProc.LogText(), "reload failed") == 2 }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, goProc.LogText(), site+":3: syntax error")
+	assert.Equal(t, http.StatusOK, hello2())
+
+	close(stop)
+	wg.Wait()
+	var msgs []string
+	failures.Range(func(k, _ any) bool { msgs = append(msgs, k.(string)); return true })
+	assert.Zero(t, failed.Load(), "failed requests during reloads: %v", msgs)
+	assert.Greater(t, ok.Load(), int64(50), "the load ran through the reloads")
+	assert.Equal(t, 7, strings.Count(goProc.LogText(), "reloaded the site"))
+	select {
+	case <-goProc.Done():
+		t.Fatal("the process exited on SIGHUP")
+	default:
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -18,6 +19,7 @@ import (
 // Host serves a site to nginx: the FastCGI responder on FastCGI and the
 // auth_request endpoint on Auth. Conf writes the matching nginx config.
 type Host struct {
+	// Site is what it serves; SetSite replaces it while Run serves.
 	Site *core.Site
 	Log  zerolog.Logger
 	// FastCGI and Auth are listen addresses: "unix:/path" or "HOST:PORT".
@@ -34,6 +36,27 @@ type Host struct {
 	// AuthConnState, if set, is the auth endpoint's http.Server.ConnState
 	// (to count connections: nginx should reuse them).
 	AuthConnState func(net.Conn, http.ConnState)
+
+	mu   sync.Mutex
+	next *core.Site      // from SetSite before Run
+	fs   *fastcgi.Server // while Run serves
+	auth *AuthHandler    // while Run serves
+}
+
+// SetSite replaces the site, for the FastCGI responder and the auth endpoint
+// at once, for requests that begin from now on; requests in progress finish
+// on the site they began with. Safe to call while Run serves (reloading
+// the site file on SIGHUP). Limits that became server settings at Run
+// (timeouts, header size) keep their old values until a restart; the body
+// limit follows the new site.
+func (h *Host) SetSite(site *core.Site) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.next = site
+	if h.fs != nil {
+		h.fs.SetSite(site)
+		h.auth.SetSite(site)
+	}
 }
 
 // Run serves until ctx ends, then shuts both servers down gracefully
@@ -52,10 +75,18 @@ func (h *Host) Run(ctx context.Context) error {
 		fln.Close()
 		return fmt.Errorf("auth listener: %w", err)
 	}
-	limits := h.Site.Limits.WithDefaults()
-	fs := &fastcgi.Server{Site: h.Site, Log: h.Log}
+	h.mu.Lock()
+	site := h.Site
+	if h.next != nil {
+		site = h.next
+	}
+	fs := &fastcgi.Server{Site: site, Log: h.Log}
+	auth := &AuthHandler{Site: site, Log: h.Log}
+	h.fs, h.auth = fs, auth
+	h.mu.Unlock()
+	limits := site.Limits.WithDefaults()
 	hs := &http.Server{
-		Handler:           &AuthHandler{Site: h.Site, Log: h.Log},
+		Handler:           auth,
 		ReadHeaderTimeout: limits.ReadHeaderTimeout,
 		ReadTimeout:       limits.ReadTimeout,
 		WriteTimeout:      limits.WriteTimeout,

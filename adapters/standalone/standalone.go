@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,7 +24,7 @@ import (
 
 // Server is a standalone host.
 type Server struct {
-	// Site is what it serves.
+	// Site is what it serves; SetSite replaces it while Run serves.
 	Site *core.Site
 	// Listen is "HOST:PORT" or "unix:/path/to.sock". Default 127.0.0.1:8080.
 	Listen string
@@ -39,6 +41,31 @@ type Server struct {
 	Socket listen.Options
 	// Ready, if set, is called with the bound address once listening.
 	Ready func(addr net.Addr)
+
+	mu      sync.Mutex
+	next    *core.Site                       // from SetSite
+	handler atomic.Pointer[core.HTTPHandler] // while Run serves
+}
+
+// SetSite replaces the site for requests that begin from now on; requests
+// in progress finish on the site they began with. Safe to call while Run
+// serves (reloading the site file on SIGHUP). Limits that became server
+// settings at Run (timeouts, header size) keep their old values until a
+// restart; the body limit follows the new site.
+func (s *Server) SetSite(site *core.Site) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next = site
+	if h := s.handler.Load(); h != nil {
+		n := *h
+		n.Site = site
+		s.handler.Store(&n)
+	}
+}
+
+// serveHTTP serves one request with the current site.
+func (s *Server) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	s.handler.Load().ServeHTTP(w, req)
 }
 
 // Adapter is the name requests report in Request.Adapter.
@@ -51,13 +78,20 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	limits := s.Site.Limits.WithDefaults()
-	h := &core.HTTPHandler{Site: s.Site, Adapter: Adapter, Log: &s.Log}
+	s.mu.Lock()
+	site := s.Site
+	if s.next != nil {
+		site = s.next
+	}
+	h := &core.HTTPHandler{Site: site, Adapter: Adapter, Log: &s.Log}
 	if s.AccessLog {
 		h.Done = s.access
 	}
+	s.handler.Store(h)
+	s.mu.Unlock()
+	limits := site.Limits.WithDefaults()
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: limits.ReadHeaderTimeout,
 		ReadTimeout:       limits.ReadTimeout,
 		WriteTimeout:      limits.WriteTimeout,

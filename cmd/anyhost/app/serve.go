@@ -22,10 +22,11 @@ import (
 	"github.com/anyhost/anyhost/internal/listen"
 )
 
-// adapter runs a site on one kind of host until ctx ends.
+// adapter runs a site on one kind of host until ctx ends; it hands its
+// host to rl.start so that SIGHUP reloads the site.
 type adapter struct {
 	usage string
-	run   func(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger) error
+	run   func(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger, rl *reloader) error
 }
 
 // adapters is the table `serve --adapter` chooses from.
@@ -70,13 +71,19 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(err.Error(), 2)
 			}
+			// Before anything slow: SIGHUP's default action ends the
+			// process.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			site, err := loadSite(c.String("config"))
 			if err != nil {
 				return cli.Exit(err.Error(), 1)
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			if err := a.run(ctx, c, site, log); err != nil {
+			rl := &reloader{path: c.String("config"), hup: hup, log: log, site: site}
+			if err := a.run(ctx, c, site, log, rl); err != nil {
 				return cli.Exit(err.Error(), 1)
 			}
 			return nil
@@ -93,7 +100,7 @@ func loadSite(path string) (*core.Site, error) {
 	return s.Build()
 }
 
-func runStandalone(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger) error {
+func runStandalone(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger, rl *reloader) error {
 	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
@@ -111,6 +118,7 @@ func runStandalone(ctx context.Context, c *cli.Context, site *core.Site, log zer
 		AccessLog:       c.Bool("access-log"),
 		ShutdownTimeout: c.Duration("shutdown-timeout"),
 	}
+	rl.start(ctx, srv)
 	return srv.Run(ctx)
 }
 
@@ -152,7 +160,7 @@ func socketOptions(c *cli.Context) (listen.Options, error) {
 	return listen.Options{Mode: os.FileMode(mode), Group: c.String("socket-group")}, nil
 }
 
-func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger) error {
+func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger, rl *reloader) error {
 	sock, err := socketOptions(c)
 	if err != nil {
 		return err
@@ -162,6 +170,7 @@ func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolo
 		return err
 	}
 	srv := &fastcgi.Server{Site: site, Log: log}
+	rl.start(ctx, srv)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info().Str("listen", ln.Addr().String()).Msg("serving FastCGI")
@@ -182,7 +191,7 @@ func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolo
 	return nil
 }
 
-func runNginx(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger) error {
+func runNginx(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger, rl *reloader) error {
 	sock, err := socketOptions(c)
 	if err != nil {
 		return err
@@ -194,5 +203,6 @@ func runNginx(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.
 		Site: site, Log: log, FastCGI: c.String("listen"), Auth: c.String("auth-listen"),
 		Socket: sock, ShutdownTimeout: c.Duration("shutdown-timeout"),
 	}
+	rl.start(ctx, h)
 	return h.Run(ctx)
 }
