@@ -1,7 +1,11 @@
 package apache_test
 
 import (
+	"os/exec"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/anyhost/anyhost/internal/testhost"
 )
@@ -11,8 +15,34 @@ import (
 // Apache's hooks.
 func TestAuthProvidersInProcess(t *testing.T) {
 	root := testhost.NewApacheRoot(t)
-	site := testhost.WriteAuthSite(t, root, testhost.StartSlapd(t))
+	site := testhost.WriteAuthSite(t, root, testhost.StartSlapd(t), true)
 	empty := writeSite(t, "")
 	a := testhost.StartApache(t, testhost.ApacheOptions{SiteFile: empty, Extra: `AnyhostSite "` + site.Path + `"`})
 	testhost.RunAuthConformance(t, a.Target(), site)
+}
+
+// Every Basic provider behind Apache in daemon mode: mod_authnz_fcgi asks
+// our FastCGI authorizer, mod_proxy_fcgi forwards the content. A user the
+// require rules refuse gets 401 here (see AuthSite.RefusedIs401).
+func TestAuthProvidersFastCGI(t *testing.T) {
+	root := testhost.NewApacheRoot(t)
+	site := testhost.WriteAuthSite(t, root, testhost.StartSlapd(t), false)
+	site.RefusedIs401 = true
+	h := startFastCGIApacheSite(t, site.Path, site.Path)
+	testhost.RunAuthConformance(t, h.Target(), site)
+}
+
+// A bearer location has no Apache directive form: both modes refuse it
+// with the way out, instead of writing a Basic challenge that cannot work.
+func TestApacheConfRefusesBearer(t *testing.T) {
+	site := testhost.WriteAuthSite(t, t.TempDir(), nil, true)
+	for _, args := range [][]string{
+		{"apache", "conf", "--lib-dir", t.TempDir(), "--config", site.Path},
+		{"apache", "conf", "--mode", "fastcgi", "--fastcgi", "127.0.0.1:9000", "--config", site.Path},
+	} {
+		out, err := exec.Command(testhost.AnyhostBinary(t), args...).CombinedOutput()
+		require.Error(t, err, "%s", out)
+		assert.Contains(t, string(out), "auth-site.toml:")
+		assert.Contains(t, string(out), "location /auth/jwt: auth type bearer has no Apache directive form; serve this site in-process with `AnyhostSite")
+	}
 }

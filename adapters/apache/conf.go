@@ -59,6 +59,15 @@ const (
 // for auth, AuthType/AuthName/AuthBasicProvider/Require so that Apache runs
 // its authn and authz phases.
 func Conf(o ConfOptions) (string, error) {
+	for _, l := range o.Site.Locations {
+		if l.Auth != nil && l.Auth.Type == "bearer" {
+			// Apache's own directives carry Basic only: mod_auth_basic asks
+			// the Go providers for a password, mod_authnz_fcgi in provider
+			// mode sends one. A bearer token needs the Go pipeline's authn.
+			return "", fmt.Errorf("%s: location %s: auth type bearer has no Apache directive form; serve this site in-process with `AnyhostSite %s` (the Go pipeline runs its auth phases in Apache's hooks), or behind nginx",
+				l.Pos, l.Path, o.Site.File)
+		}
+	}
 	switch o.Mode {
 	case "", ModeInProcess:
 	case ModeFastCGI:

@@ -17,7 +17,7 @@ import (
 // Every built-in provider behind nginx: the auth phases answer
 // auth_request, the user reaches the FastCGI responder as ANYHOST_USER.
 func TestAuthProviders(t *testing.T) {
-	site := testhost.WriteAuthSite(t, testhost.NewNginxPrefix(t), testhost.StartSlapd(t))
+	site := testhost.WriteAuthSite(t, testhost.NewNginxPrefix(t), testhost.StartSlapd(t), true)
 	cfg, err := config.Load(site.Path)
 	require.NoError(t, err)
 	s := startSiteStack(t, cfg, cfg, nil)

@@ -191,7 +191,7 @@ func TestStackingRules(t *testing.T) {
 // Every built-in provider behind the standalone host: the same table runs
 // behind nginx and Apache.
 func TestAuthProviders(t *testing.T) {
-	site := testhost.WriteAuthSite(t, t.TempDir(), testhost.StartSlapd(t))
+	site := testhost.WriteAuthSite(t, t.TempDir(), testhost.StartSlapd(t), true)
 	a := testhost.StartAnyhost(t, "--config", site.Path)
 	testhost.RunAuthConformance(t, testhost.Target{URL: a.URL, Addr: a.Addr, Adapter: "standalone"}, site)
 }
