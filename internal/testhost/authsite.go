@@ -31,9 +31,9 @@ type AuthSite struct {
 	// provider mode knows only "granted" and "denied", so a user the
 	// require rules refuse gets 401 there, not 403 (still refused).
 	RefusedIs401 bool
-	hsKey  []byte
-	ldap   bool
-	bearer bool
+	hsKey        []byte
+	ldap         bool
+	bearer       bool
 }
 
 const authIssuer, authAudience = "https://idp.anyhost.test", "anyhost-tests"
