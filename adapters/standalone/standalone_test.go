@@ -192,6 +192,12 @@ func TestStackingRules(t *testing.T) {
 // behind nginx and Apache.
 func TestAuthProviders(t *testing.T) {
 	site := testhost.WriteAuthSite(t, t.TempDir(), testhost.StartSlapd(t), true)
-	a := testhost.StartAnyhost(t, "--config", site.Path)
+	a := testhost.StartAnyhost(t, "--config", site.Path, "--log-level", "debug")
 	testhost.RunAuthConformance(t, testhost.Target{URL: a.URL, Addr: a.Addr, Adapter: "standalone"}, site)
+	logs := a.LogText()
+	assert.Contains(t, logs, "authentication failure", "failures are logged (at debug level everything is)")
+	for _, secret := range site.Secrets() {
+		assert.NotContains(t, logs, secret, "no password, token or key in any log line")
+	}
+	assert.NotContains(t, logs, "eyJ", "no bearer token in any log line")
 }

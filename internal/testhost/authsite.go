@@ -112,6 +112,13 @@ func WriteAuthSite(t testing.TB, dir string, slapd *Slapd, bearer bool) *AuthSit
 	return s
 }
 
+// Secrets are the passwords and keys the table sends or the site holds:
+// none may appear in a host's log at any level.
+func (s *AuthSite) Secrets() []string {
+	return []string{"alice-static-pw", "bob-static-pw", "carol-pw", "dave-pw", "hank-file-pw", "hank-static-pw",
+		"erin-pw", "frank-pw", "gina-pw", "alice-pw", "bob-pw", SlapdReaderPW, string(s.hsKey)}
+}
+
 // Token returns an HS256 bearer token for the site's jwt location.
 func (s *AuthSite) Token(t testing.TB, sub, role string, expires time.Time) string {
 	t.Helper()
