@@ -374,7 +374,14 @@ func (p *parser) authSettings(v any) *AuthSettings {
 		return nil
 	}
 	p.known("auth", t, "trusted_proxies", "store", "cache", "throttle")
-	a := &AuthSettings{Pos: p.pos("auth"), Store: HandlerRef{Name: "memory", Pos: p.pos("auth")}}
+	pos := p.pos("auth")
+	for _, sub := range []string{"auth.cache", "auth.throttle"} {
+		if pos.Line == 0 {
+			// Only [auth.cache] or [auth.throttle] written: point there.
+			pos = p.pos(sub)
+		}
+	}
+	a := &AuthSettings{Pos: pos, Store: HandlerRef{Name: "memory", Pos: pos}}
 	if x, ok := t["trusted_proxies"]; ok {
 		list, _ := x.([]any)
 		var strs []string

@@ -46,3 +46,24 @@ func TestApacheConfRefusesBearer(t *testing.T) {
 		assert.Contains(t, string(out), "location /auth/jwt: auth type bearer has no Apache directive form; serve this site in-process with `AnyhostSite")
 	}
 }
+
+// The site's [auth] cache and throttle run in the Go pipeline: the
+// directive form refuses them with the ways out; daemon mode carries them.
+func TestApacheConfAuthSettings(t *testing.T) {
+	site := writeSite(t, `[auth.throttle]
+max_user_failures = 3
+
+[[location]]
+path = "/private"
+content = ["demo.private"]
+  [location.auth]
+  realm = "r"
+  providers = ["demo.users"]
+`)
+	bin := testhost.AnyhostBinary(t)
+	out, err := exec.Command(bin, "apache", "conf", "--lib-dir", t.TempDir(), "--config", site).CombinedOutput()
+	require.Error(t, err, "%s", out)
+	assert.Contains(t, string(out), "site.toml:1: [auth] cache and throttle run in the Go pipeline: serve this site in-process with `AnyhostSite")
+	out, err = exec.Command(bin, "apache", "conf", "--mode", "fastcgi", "--fastcgi", "127.0.0.1:9000", "--config", site).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+}

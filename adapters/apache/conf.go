@@ -68,6 +68,20 @@ func Conf(o ConfOptions) (string, error) {
 				l.Pos, l.Path, o.Site.File)
 		}
 	}
+	if a := o.Site.Auth; a != nil && (a.Cache != nil || a.Throttle != nil) && o.Mode != ModeFastCGI {
+		// In-process, Apache calls the Go providers one by one
+		// (AnyhostAuthnProvider); the site's cache and throttle live in the
+		// Go pipeline, which only AnyhostSite runs in Apache.
+		pos := a.Pos
+		if a.Throttle != nil {
+			pos = a.Throttle.Pos
+		}
+		if a.Cache != nil {
+			pos = a.Cache.Pos
+		}
+		return "", fmt.Errorf("%s: [auth] cache and throttle run in the Go pipeline: serve this site in-process with `AnyhostSite %s`, or in daemon mode (--mode fastcgi), or drop them and use Apache's mod_authn_socache",
+			pos, o.Site.File)
+	}
 	switch o.Mode {
 	case "", ModeInProcess:
 	case ModeFastCGI:
