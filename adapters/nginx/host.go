@@ -33,8 +33,9 @@ type Host struct {
 	ShutdownTimeout time.Duration
 	// Ready, if set, is called once both sockets listen.
 	Ready func()
-	// AuthConnState, if set, is the auth endpoint's http.Server.ConnState
-	// (to count connections: nginx should reuse them).
+	// AuthConnState, if set, is told of the auth endpoint's connections as
+	// http.Server.ConnState would be (to count them: nginx should reuse
+	// them).
 	AuthConnState func(net.Conn, http.ConnState)
 
 	mu   sync.Mutex
@@ -85,19 +86,19 @@ func (h *Host) Run(ctx context.Context) error {
 	h.fs, h.auth = fs, auth
 	h.mu.Unlock()
 	limits := site.Limits.WithDefaults()
-	hs := &http.Server{
+	hs := &authServer{
 		Handler:           auth,
 		ReadHeaderTimeout: limits.ReadHeaderTimeout,
-		ReadTimeout:       limits.ReadTimeout,
 		WriteTimeout:      limits.WriteTimeout,
 		IdleTimeout:       limits.IdleTimeout,
 		// The client's headers plus the few nginx adds.
-		MaxHeaderBytes: limits.MaxHeader + 16<<10,
-		ConnState:      h.AuthConnState,
+		MaxHeader: limits.MaxHeader + 16<<10,
+		ConnState: h.AuthConnState,
+		Log:       h.Log,
 	}
 	errs := make(chan error, 2)
 	go func() { errs <- serveErr(fs.Serve(fln), fastcgi.ErrServerClosed) }()
-	go func() { errs <- serveErr(hs.Serve(aln), http.ErrServerClosed) }()
+	go func() { errs <- serveErr(hs.Serve(aln), errAuthServerClosed) }()
 	if h.Ready != nil {
 		h.Ready()
 	}

@@ -89,15 +89,26 @@ func nginxTargets() []Target {
 				"`anyhost nginx conf --full` with access_log off"+cpuNote),
 		row("return 200", "/return200", false, false, "location = /return200 { return 200 \"Hello!\"; }: nginx alone, no file"),
 		row("-> anyhost FastCGI /hello", "/hello", false, false,
-			"the product: `anyhost serve --adapter nginx`, FastCGI on a unix socket, fastcgi_keep_conn on, upstream keepalive 16"),
+			"the product: `anyhost serve --adapter nginx`, FastCGI on a unix socket, fastcgi_keep_conn on, upstream keepalive 64"),
 		row("-> anyhost /authz, auth_request", "/authz", false, false,
 			"auth_request over HTTP keepalive (unix socket) to anyhost, whose access handler says OK (demo.status, no credentials), then FastCGI content"),
 		row("-> barehello, proxy_pass keepalive", "/proxy/hello", false, false,
-			"proxy_pass to internal/bench/barehello over TCP loopback: upstream keepalive 16, proxy_http_version 1.1, Connection \"\""),
+			"proxy_pass to internal/bench/barehello over TCP loopback: upstream keepalive 64 and keepalive_requests 10000 as the product's upstreams, proxy_http_version 1.1, Connection \"\""),
 		row("-> barehello, auth_request + proxy_pass", "/proxy-authz/hello", false, false,
 			"the row above behind the same auth_request as /authz (anyhost's access handler says OK)"),
+		optIn(row("-> anyhost FastCGI /hello, auth_request to nginx return 204", "/auth204/hello", false, false,
+			"diagnostic: the /authz row with the auth subrequest answered by nginx itself (internal location, `return 204`): "+
+				"nginx's own subrequest cost, no upstream")),
+		optIn(row("-> anyhost FastCGI /hello, auth_request proxied to nginx 204", "/authproxy204/hello", false, false,
+			"diagnostic: the /authz row with the product's auth location (same headers, upstream keepalive) pointed at a "+
+				"second nginx server{} on a unix socket answering 204: /authz minus this is what anyhost's auth endpoint costs")),
 		bcrypt, // last: what it leaves in flight must not land in another row (see settle)
 	}
+}
+
+func optIn(t Target) Target {
+	t.OptIn = true
+	return t
 }
 
 // nginxVersions names nginx for the report's header when an nginx row runs.
@@ -264,16 +275,54 @@ func startNginx(ctx context.Context, workDir string) (_ *nginxInstance, err erro
 var (
 	accessLogRe   = regexp.MustCompile(`(?m)^(\s*)access_log\s[^;]*;`)
 	serverCloseRe = regexp.MustCompile(`\n    }\n}\n*$`) // the end of server{} and http{}
+	// authLocRe is the product's auth location, copied for the diagnostic
+	// rows; helloLocRe is its `location = /hello` (content over FastCGI).
+	authLocRe  = regexp.MustCompile(`(?s)\n        location = /\.anyhost-auth \{\n.*?\n        }\n`)
+	helloLocRe = regexp.MustCompile(`(?s)\n        location = /hello \{\n(.*?)\n        }\n`)
 )
 
 // nginxBenchConf turns the product's nginx.conf into the bench's: no access
 // log, and the static, return and proxy locations added to its server{}.
 // backend is barehello's http://HOST:PORT.
 func nginxBenchConf(conf, html, backend string) (string, error) {
-	if !accessLogRe.MatchString(conf) || !serverCloseRe.MatchString(conf) {
-		return "", fmt.Errorf("anyhost nginx conf: unexpected output (no access_log line or server{} end):\n%s", conf)
+	if !accessLogRe.MatchString(conf) || !serverCloseRe.MatchString(conf) || !authLocRe.MatchString(conf) || !helloLocRe.MatchString(conf) {
+		return "", fmt.Errorf("anyhost nginx conf: unexpected output (no access_log line, server{} end, auth or /hello location):\n%s", conf)
 	}
 	conf = accessLogRe.ReplaceAllString(conf, "${1}access_log off;")
+	// The diagnostic rows: /hello's FastCGI content behind an auth
+	// subrequest answered by nginx, directly or through the product's auth
+	// location pointed at a second nginx server{} on a unix socket.
+	hello := strings.Replace(helloLocRe.FindStringSubmatch(conf)[1], "$request_uri;", "/hello;", 1)
+	authProxy := strings.Replace(strings.Replace(strings.TrimPrefix(authLocRe.FindString(conf), "\n"),
+		"/.anyhost-auth", "/.bench-auth-proxy", 1), "http://anyhost_auth;", "http://bench_auth204;", 1)
+	sock204 := filepath.Join(filepath.Dir(html), "auth204.sock")
+	diagLocs := fmt.Sprintf(`        location = /auth204/hello {
+            auth_request /.bench-auth-204;
+%[1]s
+        }
+        location = /.bench-auth-204 {
+            internal;
+            return 204;
+        }
+        location = /authproxy204/hello {
+            auth_request /.bench-auth-proxy;
+%[1]s
+        }
+%[2]s`, hello, authProxy)
+	diagHTTP := fmt.Sprintf(`
+    upstream bench_auth204 {
+        server unix:%[1]s;
+        keepalive 64;
+        keepalive_requests 10000;
+    }
+    server {
+        listen unix:%[1]s;
+        access_log off;
+        location / {
+            return 204;
+        }
+    }
+`, sock204)
 	addr := strings.TrimPrefix(backend, "http://")
 	proxy := `            proxy_pass http://bench_barehello/hello;
             proxy_http_version 1.1;
@@ -296,14 +345,15 @@ func nginxBenchConf(conf, html, backend string) (string, error) {
         location = /proxy-authz/hello {
             auth_request /.anyhost-auth;
 %[4]s        }
-    }
+%[6]s    }
 
     upstream bench_barehello {
         server %[5]s;
-        keepalive 16;
+        keepalive 64;
+        keepalive_requests 10000;
     }
-}
-`, html, helloType, helloBody, proxy, addr)
+%[7]s}
+`, html, helloType, helloBody, proxy, addr, diagLocs, diagHTTP)
 	return serverCloseRe.ReplaceAllLiteralString(conf, "\n"+strings.TrimPrefix(locations, "\n")), nil
 }
 
