@@ -21,24 +21,22 @@ func TestAuthProvidersInProcess(t *testing.T) {
 	testhost.RunAuthConformance(t, a.Target(), site)
 }
 
-// Every Basic provider behind Apache in daemon mode: mod_authnz_fcgi asks
-// our FastCGI authorizer, mod_proxy_fcgi forwards the content. A user the
-// require rules refuse gets 401 here (see AuthSite.RefusedIs401).
+// Every provider behind Apache in daemon mode: mod_authnz_fcgi asks our
+// FastCGI authorizer, mod_proxy_fcgi forwards the content.
 func TestAuthProvidersFastCGI(t *testing.T) {
 	root := testhost.NewApacheRoot(t)
-	site := testhost.WriteAuthSite(t, root, testhost.StartSlapd(t), false)
-	site.RefusedIs401 = true
+	site := testhost.WriteAuthSite(t, root, testhost.StartSlapd(t), true)
 	h := startFastCGIApacheSite(t, site.Path, site.Path)
 	testhost.RunAuthConformance(t, h.Target(), site)
 }
 
-// A bearer location has no Apache directive form: both modes refuse it
-// with the way out, instead of writing a Basic challenge that cannot work.
+// In-process, a bearer location has no directive form: apache conf
+// refuses it with the ways out, instead of writing a Basic challenge that
+// cannot work.
 func TestApacheConfRefusesBearer(t *testing.T) {
 	site := testhost.WriteAuthSite(t, t.TempDir(), nil, true)
 	for _, args := range [][]string{
 		{"apache", "conf", "--lib-dir", t.TempDir(), "--config", site.Path},
-		{"apache", "conf", "--mode", "fastcgi", "--fastcgi", "127.0.0.1:9000", "--config", site.Path},
 	} {
 		out, err := exec.Command(testhost.AnyhostBinary(t), args...).CombinedOutput()
 		require.Error(t, err, "%s", out)

@@ -59,15 +59,6 @@ const (
 // for auth, AuthType/AuthName/AuthBasicProvider/Require so that Apache runs
 // its authn and authz phases.
 func Conf(o ConfOptions) (string, error) {
-	for _, l := range o.Site.Locations {
-		if l.Auth != nil && l.Auth.Type == "bearer" {
-			// Apache's own directives carry Basic only: mod_auth_basic asks
-			// the Go providers for a password, mod_authnz_fcgi in provider
-			// mode sends one. A bearer token needs the Go pipeline's authn.
-			return "", fmt.Errorf("%s: location %s: auth type bearer has no Apache directive form; serve this site in-process with `AnyhostSite %s` (the Go pipeline runs its auth phases in Apache's hooks), or behind nginx",
-				l.Pos, l.Path, o.Site.File)
-		}
-	}
 	if a := o.Site.Auth; a != nil && (a.Cache != nil || a.Throttle != nil) && o.Mode != ModeFastCGI {
 		// In-process, Apache calls the Go providers one by one
 		// (AnyhostAuthnProvider); the site's cache and throttle live in the
@@ -88,6 +79,15 @@ func Conf(o ConfOptions) (string, error) {
 		return confFastCGI(o)
 	default:
 		return "", fmt.Errorf("--mode: %q is not %s or %s", o.Mode, ModeInProcess, ModeFastCGI)
+	}
+	for _, l := range o.Site.Locations {
+		if l.Auth != nil && l.Auth.Type == "bearer" {
+			// In-process, Apache's directives carry Basic only: mod_auth_basic
+			// asks the Go providers for a password. A bearer token needs the
+			// Go pipeline's authn.
+			return "", fmt.Errorf("%s: location %s: auth type bearer has no Apache directive form; serve this site in-process with `AnyhostSite %s` (the Go pipeline runs its auth phases in Apache's hooks), in daemon mode (--mode fastcgi), or behind nginx",
+				l.Pos, l.Path, o.Site.File)
+		}
 	}
 	if o.LibDir == "" {
 		return "", fmt.Errorf("the library directory is required (--lib-dir, where `anyhost apache build -o` put it)")
@@ -361,10 +361,10 @@ var fcgiAddr = regexp.MustCompile(`^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,
 // its own (`anyhost serve --adapter fastcgi --listen o.FastCGI`), each
 // site location with content is forwarded by mod_proxy_fcgi (ProxyPass in
 // <Location>, so prefixes match whole segments as in-process), and
-// locations with [location.auth] run Basic auth in Apache with
-// mod_authnz_fcgi asking our Authorizer role, which runs the location's
-// access, authn and authz phases (so `Require valid-user` is all Apache
-// needs). The user Apache authenticated reaches the responder only as the
+// locations with [location.auth] have mod_authnz_fcgi ask our Authorizer
+// role at check_user_id with the whole request: it runs the location's
+// access, authn (Basic or Bearer) and authz phases, and its refusals (401
+// with the challenge, 403, 429, 503) reach the client as they are. The user Apache authenticated reaches the responder only as the
 // ANYHOST_USER / ANYHOST_AUTH_TYPE params, set from %{REMOTE_USER} in auth
 // locations and unset everywhere else, together with ANYHOST_AUTH_DONE=1
 // so the responder does not check the password a second time; a client
@@ -409,10 +409,14 @@ func confFastCGI(o ConfOptions) (string, error) {
 		load("authz_core_module", "mod_authz_core.so")
 	}
 	if auth {
-		load("authz_user_module", "mod_authz_user.so")
-		load("auth_basic_module", "mod_auth_basic.so")
 		load("authnz_fcgi_module", "mod_authnz_fcgi.so")
-		p("AuthnzFcgiDefineProvider authn %s %s", fcgiProvider, url)
+		// authnz, asked at check_user_id: the authorizer gets the whole
+		// request (Authorization included, through CGIPassAuth) and runs
+		// access, authn and authz at once; whatever it refuses with (401
+		// with its challenge, 403, 429, 503) goes to the client as is.
+		// AuthBasicProvider mode would know only granted and denied, and
+		// Basic only.
+		p("AuthnzFcgiDefineProvider authnz %s %s", fcgiProvider, url)
 	}
 	// One worker for every location: its parameters go here, since a
 	// ProxyPass sharing an existing worker ignores its own (AH01146).
@@ -433,11 +437,14 @@ func confFastCGI(o ConfOptions) (string, error) {
 		}
 		switch {
 		case l.Auth != nil:
-			p("    AuthType Basic")
+			// Not Basic: mod_auth_basic stays out, and the Go side reads
+			// the Authorization header itself (Basic or Bearer).
+			p("    AuthType anyhost")
 			p("    AuthName %s", quote(l.Auth.Realm))
-			p("    AuthBasicProvider %s", fcgiProvider)
+			p(`    AuthnzFcgiCheckAuthnProvider %s Authoritative On RequireBasicAuth Off UserExpr "%%{reqenv:REMOTE_USER}"`, fcgiProvider)
+			p("    CGIPassAuth On")
 			// The authorizer ran the site's require rules already.
-			p("    Require valid-user")
+			p("    Require %s", fcgiProvider)
 		case handlerAuth(l):
 			// Auth handlers without [location.auth] check what they
 			// like (tokens, headers): they run in the responder, which
@@ -453,13 +460,16 @@ func confFastCGI(o ConfOptions) (string, error) {
 			// authz phases in our Authorizer role (for a nested
 			// location, with the enclosing one's Require, as core
 			// inherits its handlers): the responder takes the user from
-			// here and does not check the password again, so it needs
-			// no credentials (no CGIPassAuth). mod_proxy_fcgi's own
+			// here and does not check the password again, so it gets
+			// no credentials. mod_proxy_fcgi's own
 			// REMOTE_USER is dropped by the responder (nginx's stock
 			// params forge it), hence ANYHOST_USER.
 			p(`    ProxyFCGISetEnvIf "true" ANYHOST_USER "%%{REMOTE_USER}"`)
-			p(`    ProxyFCGISetEnvIf "true" ANYHOST_AUTH_TYPE "%%{AUTH_TYPE}"`)
+			p(`    ProxyFCGISetEnvIf "true" ANYHOST_AUTH_TYPE "%%{reqenv:ANYHOST_AUTH_TYPE}"`)
 			p(`    ProxyFCGISetEnvIf "true" %s "1"`, fastcgi.ParamAuthDone)
+			// CGIPassAuth lets the credentials reach the authorizer; they
+			// stay out of the responder, which trusts the user above.
+			p(`    ProxyFCGISetEnvIf "true" !HTTP_AUTHORIZATION`)
 		} else {
 			p(`    ProxyFCGISetEnvIf "true" !ANYHOST_USER`)
 			p(`    ProxyFCGISetEnvIf "true" !ANYHOST_AUTH_TYPE`)

@@ -57,6 +57,9 @@ func (s *Server) authorize(req *request, env map[string]string) {
 			// Set directly: Header.Set would write Variable-Remote_user.
 			h["Variable-REMOTE_USER"] = []string{r.User}
 			h["Variable-AUTH_TYPE"] = []string{r.AuthType}
+			// Apache's own AUTH_TYPE is its AuthType directive's; this one
+			// is the scheme the user really logged in with.
+			h["Variable-ANYHOST_AUTH_TYPE"] = []string{r.AuthType}
 		}
 		writeHead(req.out, http.StatusOK, h)
 	case st == http.StatusUnauthorized:
