@@ -68,7 +68,8 @@ func TestUnknownAdapterListsAvailable(t *testing.T) {
 func TestList(t *testing.T) {
 	out, code := run(t, "", "list")
 	require.Equal(t, 0, code, out)
-	for _, name := range []string{"demo.hello", "demo.echo", "static", "htpasswd", "demo.users", "standalone"} {
+	for _, name := range []string{"demo.hello", "demo.echo", "static", "htpasswd", "demo.users", "standalone",
+		"ldap", "sqlstore", "jwt", "memory", "redis", "token verifiers", "auth stores"} {
 		assert.Contains(t, out, name)
 	}
 }

@@ -44,7 +44,7 @@ func checkCommand() *cli.Command {
 func listCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
-		Usage: "list the handlers, password providers and token verifiers this binary has registered",
+		Usage: "list the handlers, password providers, token verifiers and auth stores this binary has registered",
 		Action: func(c *cli.Context) error {
 			w := c.App.Writer
 			fmt.Fprintln(w, "handlers:")
@@ -58,6 +58,10 @@ func listCommand() *cli.Command {
 			fmt.Fprintln(w, "token verifiers (auth type bearer):")
 			for _, n := range core.Verifiers.Names() {
 				fmt.Fprintf(w, "  %-16s %s\n", n, core.Verifiers.Doc(n))
+			}
+			fmt.Fprintln(w, "auth stores ([auth] store, for the cache and throttle):")
+			for _, n := range core.AuthStores.Names() {
+				fmt.Fprintf(w, "  %-16s %s\n", n, core.AuthStores.Doc(n))
 			}
 			fmt.Fprintln(w, "adapters:")
 			for _, n := range strings.Split(adapterNames(), ", ") {
