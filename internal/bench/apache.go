@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -97,6 +98,12 @@ func apacheAnyhostGroup(mpm string) []Target {
 			Name: "mod_proxy_http -> barehello", Group: group,
 			Notes: "ProxyPass /proxy/ to internal/bench/barehello (pooled keep-alive backend connections); CPU includes the barehello process",
 			Start: inst.row("/proxy/hello", true),
+		},
+		{
+			Name: "mod_proxy_fcgi -> anyhost FastCGI", Group: group,
+			Notes: "daemon mode: `anyhost serve --adapter fastcgi` on TCP loopback, <Location /fcgi> ProxyPass fcgi:// with " +
+				"the one worker's enablereuse=on, as `anyhost apache conf --mode fastcgi` writes it; CPU includes the Go process",
+			Start: inst.row("/fcgi/hello", true),
 		},
 		{
 			Name: "CGI hello via mod_cgid", Group: group,
@@ -347,16 +354,71 @@ func anyhostApacheConf(ctx context.Context, workDir, root, listen, cgroup, mpm s
 	if err != nil {
 		return "", nil, fmt.Errorf("barehello for mod_proxy_http: %w", err)
 	}
+	fcgi, fcgiAddr, err := startFastCGIBackend(ctx, workDir, root, exe, cgroup)
+	if err != nil {
+		return "", nil, errors.Join(fmt.Errorf("anyhost FastCGI for mod_proxy_fcgi: %w", err), backend.Stop())
+	}
+	backends := &Running{
+		PIDs: func() []int { return append(backend.PIDs(), fcgi.PIDs()...) },
+		Stop: func() error { return errors.Join(fcgi.Stop(), backend.Stop()) },
+	}
 	backendURL := strings.TrimSuffix(backend.URL, "/hello") + "/"
 	mod := func(name, file string) string {
 		return fmt.Sprintf("<IfModule !%s>\n    LoadModule %s %s\n</IfModule>\n", name, name, q(filepath.Join(apacheModDir, file)))
 	}
-	conf += "\n# ---- anyhost benchmark: the mod_proxy_http and CGI rows\n" +
+	fcgiURL := q("fcgi://" + fcgiAddr + "/")
+	conf += "\n# ---- anyhost benchmark: the mod_proxy_http, mod_proxy_fcgi and CGI rows\n" +
 		mod("proxy_module", "mod_proxy.so") + mod("proxy_http_module", "mod_proxy_http.so") +
+		mod("proxy_fcgi_module", "mod_proxy_fcgi.so") +
 		mod("alias_module", "mod_alias.so") + mod("cgid_module", "mod_cgid.so") +
 		fmt.Sprintf("ProxyPass \"/proxy/\" %q\n", backendURL) +
+		// As `anyhost apache conf --mode fastcgi` writes a location
+		// without auth.
+		fmt.Sprintf("<Proxy %s>\n    ProxySet enablereuse=on\n</Proxy>\n<Location \"/fcgi\">\n    ProxyPass %[1]s\n"+
+			"    ProxyFCGISetEnvIf \"true\" !ANYHOST_USER\n    ProxyFCGISetEnvIf \"true\" !ANYHOST_AUTH_TYPE\n"+
+			"    ProxyFCGISetEnvIf \"true\" !ANYHOST_AUTH_DONE\n</Location>\n", fcgiURL) +
 		fmt.Sprintf("ScriptSock %s\nScriptAlias \"/cgi/hello\" %s\n", q(filepath.Join(root, "cgid.sock")), q(cgi))
-	return conf, backend, nil
+	return conf, backends, nil
+}
+
+// apacheFastCGISite is the site `anyhost serve --adapter fastcgi` serves to
+// the mod_proxy_fcgi row: mod_proxy_fcgi passes the client's URI, so the
+// demo hello sits at /fcgi/hello.
+const apacheFastCGISite = `# Written by the anyhost benchmark (internal/bench/apache.go).
+[[location]]
+path = "/fcgi/hello"
+content = ["demo.hello"]
+`
+
+// startFastCGIBackend starts `anyhost serve --adapter fastcgi` on a free
+// loopback port (TCP, as mod_authnz_fcgi needs and `anyhost apache conf
+// --mode fastcgi` assumes) in the instance's cgroup.
+func startFastCGIBackend(ctx context.Context, workDir, root, exe, cgroup string) (*Running, string, error) {
+	site := filepath.Join(root, "fastcgi-site.toml")
+	if err := os.WriteFile(site, []byte(apacheFastCGISite), 0o644); err != nil {
+		return nil, "", err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, "", err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	child, err := StartChildIn(workDir, "anyhost serve --adapter fastcgi", cgroup, exe, "serve", "--adapter", "fastcgi",
+		"--listen", addr, "--config", site, "--log-level", "warn", "--access-log=false")
+	if err != nil {
+		return nil, "", err
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if child.Exited() || ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, "", errors.Join(fmt.Errorf("not listening on %s: %v%s", addr, err, stderrNote(child)), child.Stop())
+		}
+	}
+	return &Running{PIDs: child.PIDs, Stop: child.Stop}, addr, nil
 }
 
 // startBackend starts barehello, the mod_proxy_http backend, in the

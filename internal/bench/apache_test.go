@@ -25,7 +25,7 @@ func TestSelectTargetsByGroup(t *testing.T) {
 		return out
 	}
 	event := names("apache event")
-	assert.Len(t, event, 4+2*len(apacheAnchors))
+	assert.Len(t, event, 5+2*len(apacheAnchors))
 	for _, n := range event {
 		assert.True(t, strings.HasPrefix(n, "apache event: "), n)
 	}
