@@ -198,11 +198,18 @@ func ParseBasic(h string) (user, pass string, ok bool) {
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return "", "", false
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
+	enc := strings.TrimSpace(h[len(prefix):])
+	// Decoded on the stack for the usual sizes: one allocation, the string.
+	var buf [192]byte
+	dst := buf[:]
+	if n := base64.StdEncoding.DecodedLen(len(enc)); n > len(buf) {
+		dst = make([]byte, n)
+	}
+	n, err := base64.StdEncoding.Decode(dst, []byte(enc))
 	if err != nil {
 		return "", "", false
 	}
-	user, pass, ok = strings.Cut(string(raw), ":")
+	user, pass, ok = strings.Cut(string(dst[:n]), ":")
 	if !ok || user == "" {
 		return "", "", false
 	}

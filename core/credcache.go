@@ -29,24 +29,33 @@ type CredentialCache struct {
 	// providers is never a hit for another.
 	Scope string
 
-	macs sync.Pool // of hash.Hash keyed with Secret: hmac.New is not free
+	macs sync.Pool // of *macState keyed with Secret
+}
+
+// macState is a keyed HMAC and a buffer for its input, reused across
+// requests: hmac.New and the []byte conversions are not free.
+type macState struct {
+	mac hash.Hash
+	buf []byte
 }
 
 func (c *CredentialCache) key(user, password string) string {
-	m, _ := c.macs.Get().(hash.Hash)
-	if m == nil {
-		m = hmac.New(sha256.New, c.Secret)
+	st, _ := c.macs.Get().(*macState)
+	if st == nil {
+		st = &macState{mac: hmac.New(sha256.New, c.Secret)}
 	}
-	m.Reset()
-	var buf [sha256.Size]byte
-	m.Write([]byte(c.Scope))
-	m.Write([]byte{0})
-	m.Write([]byte(user))
-	m.Write([]byte{0})
-	m.Write([]byte(password))
-	sum := m.Sum(buf[:0])
-	c.macs.Put(m)
-	return "cred:" + hex.EncodeToString(sum)
+	st.mac.Reset()
+	st.buf = append(append(append(append(append(st.buf[:0], c.Scope...), 0), user...), 0), password...)
+	st.mac.Write(st.buf)
+	var sum [sha256.Size]byte
+	st.mac.Sum(sum[:0])
+	clear(st.buf) // the password does not linger in the pool
+	c.macs.Put(st)
+	const prefix = "cred:"
+	var key [len(prefix) + 2*sha256.Size]byte
+	copy(key[:], prefix)
+	hex.Encode(key[len(prefix):], sum[:])
+	return string(key[:])
 }
 
 // cached is what a cache entry holds: what Basic would set besides the user.

@@ -2,6 +2,7 @@ package standalone_test
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -59,10 +60,15 @@ content = ["demo.hello"]
 func benchGet(b *testing.B, url string, user, pass string) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
+	// Encoded once: the client's base64 is not the server's cost.
+	var auth []string
+	if user != "" {
+		auth = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))}
+	}
 	get := func() error {
 		req, _ := http.NewRequest("GET", url, nil)
-		if user != "" {
-			req.SetBasicAuth(user, pass)
+		if auth != nil {
+			req.Header["Authorization"] = auth
 		}
 		resp, err := client.Do(req)
 		if err != nil {
