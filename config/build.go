@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -15,6 +16,14 @@ import (
 // option or a missing file fails here, with the place in the site file.
 func (s *Site) Build() (*core.Site, error) {
 	var errs []error
+	// What holds connections (pools of providers, stores) is closed with
+	// the site, or here when the build fails.
+	var closers []io.Closer
+	closable := func(v any) {
+		if c, ok := v.(io.Closer); ok {
+			closers = append(closers, c)
+		}
+	}
 	fail := func(pos Pos, err error) { errs = append(errs, &Error{pos, err.Error()}) }
 	build := func(refs []HandlerRef) []core.Handler {
 		var hs []core.Handler
@@ -24,6 +33,7 @@ func (s *Site) Build() (*core.Site, error) {
 				fail(ref.Pos, err)
 				continue
 			}
+			closable(h)
 			hs = append(hs, h)
 		}
 		return hs
@@ -31,6 +41,9 @@ func (s *Site) Build() (*core.Site, error) {
 	shared, err := s.buildAuthShared()
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if shared != nil {
+		closable(shared.store)
 	}
 	postRead := build(s.SiteHandlers[core.PostReadRequest])
 	translate := build(s.SiteHandlers[core.Translate])
@@ -41,7 +54,7 @@ func (s *Site) Build() (*core.Site, error) {
 			loc.Handlers[ph] = build(l.Handlers[ph])
 		}
 		if l.Auth != nil {
-			authn, authz, err := s.buildAuth(l.Auth, shared)
+			authn, authz, err := s.buildAuth(l.Auth, shared, closable)
 			if err != nil {
 				errs = append(errs, err)
 			} else {
@@ -53,20 +66,31 @@ func (s *Site) Build() (*core.Site, error) {
 		}
 		locs = append(locs, loc)
 	}
+	closeAll := func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}
 	if len(errs) > 0 {
+		closeAll()
 		return nil, errors.Join(errs...)
 	}
 	site, err := core.NewSite(locs)
 	if err != nil {
+		closeAll()
 		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}
 	site.PostReadRequest, site.Translate, site.Limits = postRead, translate, s.Limits
+	for _, c := range closers {
+		site.OnClose(c)
+	}
 	return site, nil
 }
 
 // authShared is what every location's Basic auth shares: one store, one
 // cache key, one throttle.
 type authShared struct {
+	store    core.AuthStore
 	cache    *core.CredentialCache
 	throttle *core.Throttle
 }
@@ -76,13 +100,10 @@ func (s *Site) buildAuthShared() (*authShared, error) {
 	if a == nil || (a.Cache == nil && a.Throttle == nil) {
 		return nil, nil
 	}
-	store, err := core.NewAuthStore(a.Store.Name, core.Options{Values: a.Store.Options, Dir: s.Dir})
-	if err != nil {
-		return nil, &Error{a.Store.Pos, err.Error()}
-	}
-	sh := &authShared{}
+	// The secret first: a store that connects is built only for a site
+	// that will be served.
+	var secret []byte
 	if c := a.Cache; c != nil {
-		var secret []byte
 		switch {
 		case c.Secret != "":
 			v, err := core.ResolveSecret(c.Secret, s.Dir)
@@ -101,6 +122,13 @@ func (s *Site) buildAuthShared() (*authShared, error) {
 				return nil, err
 			}
 		}
+	}
+	store, err := core.NewAuthStore(a.Store.Name, core.Options{Values: a.Store.Options, Dir: s.Dir})
+	if err != nil {
+		return nil, &Error{a.Store.Pos, err.Error()}
+	}
+	sh := &authShared{store: store}
+	if c := a.Cache; c != nil {
 		sh.cache = &core.CredentialCache{Store: store, Secret: secret, TTL: c.TTL}
 	}
 	if t := a.Throttle; t != nil {
@@ -131,7 +159,7 @@ func scope(a *Auth) string {
 	return b.String()
 }
 
-func (s *Site) buildAuth(a *Auth, shared *authShared) (core.Handler, core.Handler, error) {
+func (s *Site) buildAuth(a *Auth, shared *authShared, closable func(any)) (core.Handler, core.Handler, error) {
 	var errs []error
 	basic := &core.Basic{Realm: a.Realm}
 	if shared != nil {
@@ -149,6 +177,7 @@ func (s *Site) buildAuth(a *Auth, shared *authShared) (core.Handler, core.Handle
 				errs = append(errs, &Error{ref.Pos, err.Error()})
 				continue
 			}
+			closable(v)
 			bearer.Verifiers = append(bearer.Verifiers, v)
 			continue
 		}
@@ -157,6 +186,7 @@ func (s *Site) buildAuth(a *Auth, shared *authShared) (core.Handler, core.Handle
 			errs = append(errs, &Error{ref.Pos, err.Error()})
 			continue
 		}
+		closable(p)
 		basic.Providers = append(basic.Providers, p)
 	}
 	var rules []core.Authorizer

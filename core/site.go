@@ -1,7 +1,9 @@
 package core
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"time"
@@ -58,6 +60,23 @@ type Site struct {
 	Limits Limits
 
 	locations []*Location // longest prefix first
+	closers   []io.Closer
+}
+
+// OnClose registers what Close releases: the connection pools of the
+// providers and stores the site was built with.
+func (s *Site) OnClose(c io.Closer) { s.closers = append(s.closers, c) }
+
+// Close releases what the site holds (LDAP, SQL and Redis pools). A host
+// calls it once no request uses the site any more: at exit, or a grace
+// period after a reload replaced it.
+func (s *Site) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c.Close())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
 }
 
 // NewSite builds a site from its locations. A location inherits, phase by

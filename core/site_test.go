@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -450,4 +451,22 @@ func TestSiteConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+type closeCounter struct {
+	n   int
+	err error
+}
+
+func (c *closeCounter) Close() error { c.n++; return c.err }
+
+func TestSiteCloseReleasesOnce(t *testing.T) {
+	s := newSite(t)
+	a, b := &closeCounter{}, &closeCounter{err: errors.New("pool: already closed")}
+	s.OnClose(a)
+	s.OnClose(b)
+	assert.ErrorContains(t, s.Close(), "pool: already closed")
+	assert.NoError(t, s.Close(), "a second Close releases nothing again")
+	assert.Equal(t, 1, a.n)
+	assert.Equal(t, 1, b.n)
 }

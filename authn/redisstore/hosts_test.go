@@ -1,12 +1,17 @@
 package redisstore_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -110,4 +115,35 @@ func TestHostsShareCacheAndThrottle(t *testing.T) {
 			assert.NotContains(t, h.LogText(), pw, "no password in any log line")
 		}
 	}
+}
+
+// A reload replaces the site and, a grace period (--shutdown-timeout) later,
+// closes the replaced site's Redis pool: reloads do not pile up connections.
+func TestReloadClosesTheReplacedPool(t *testing.T) {
+	r := testhost.StartRedis(t)
+	site := siteDir(t, r.URL, "closed", map[string]string{"alice": "alice-pw-1"})
+	h := testhost.StartAnyhost(t, "--config", site, "--shutdown-timeout", "1s")
+	raw := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer raw.Close()
+	ctx := context.Background()
+	clients := func() int {
+		list, err := raw.ClientList(ctx).Result()
+		require.NoError(t, err)
+		return strings.Count(strings.TrimSpace(list), "\n") // lines minus our own
+	}
+	login := func() {
+		res := testhost.Do(t, "GET", h.URL+"/private/", nil, testhost.BasicHeader("alice", "alice-pw-1"))
+		require.Equal(t, http.StatusOK, res.Status)
+	}
+	login()
+	require.Equal(t, 1, clients(), "one pooled connection for the serving site")
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, h.Signal(syscall.SIGHUP))
+		require.Eventually(t, func() bool { return strings.Count(h.LogText(), "reloaded the site") == i },
+			10*time.Second, 20*time.Millisecond)
+		login()
+	}
+	require.Eventually(t, func() bool { return clients() == 1 }, 15*time.Second, 50*time.Millisecond,
+		"the replaced sites' connections are closed after the grace period; %d open", clients())
+	login()
 }

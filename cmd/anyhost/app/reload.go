@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -21,6 +23,11 @@ type reloader struct {
 	path string // "" is the embedded demo site
 	hup  <-chan os.Signal
 	log  zerolog.Logger
+	// grace is how long a replaced site stays open for the requests still
+	// using it before its pools (LDAP, SQL, Redis) are closed.
+	grace time.Duration
+
+	mu   sync.Mutex
 	site *core.Site // the one serving
 }
 
@@ -44,10 +51,27 @@ func (rl *reloader) reload(host siteSetter) {
 		rl.log.Error().Err(err).Str("config", rl.path).Msg("reload failed: still serving the previous site")
 		return
 	}
-	if site.Limits != rl.site.Limits {
+	rl.mu.Lock()
+	old := rl.site
+	rl.site = site
+	rl.mu.Unlock()
+	if site.Limits != old.Limits {
 		rl.log.Warn().Msg("reload: the site's limits changed; timeouts and the header size apply after a restart, the body limit now")
 	}
 	host.SetSite(site)
-	rl.site = site
 	rl.log.Info().Str("config", rl.path).Msg("reloaded the site")
+	time.AfterFunc(rl.grace, func() {
+		if err := old.Close(); err != nil {
+			rl.log.Warn().Err(err).Msg("closing the replaced site's connections")
+		}
+	})
+}
+
+// close releases the serving site's connections, once the host stopped.
+func (rl *reloader) close() {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if err := rl.site.Close(); err != nil {
+		rl.log.Warn().Err(err).Msg("closing the site's connections")
+	}
 }

@@ -82,8 +82,10 @@ func serveCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			rl := &reloader{path: c.String("config"), hup: hup, log: log, site: site}
-			if err := a.run(ctx, c, site, log, rl); err != nil {
+			rl := &reloader{path: c.String("config"), hup: hup, log: log, site: site, grace: c.Duration("shutdown-timeout")}
+			err = a.run(ctx, c, site, log, rl)
+			rl.close()
+			if err != nil {
 				return cli.Exit(err.Error(), 1)
 			}
 			return nil
