@@ -352,10 +352,11 @@ func (p *Provider) check(c *conn, user, password string) (core.AuthResult, error
 
 // dummyBind pays for a user the search did not find what a wrong password
 // pays (a bind and the rebind to the service identity), so the answer's
-// timing does not tell which users exist. The DN is under base_dn and
-// cannot match an entry: its RDN attribute is not in any schema.
+// timing does not tell which users exist. The DN is a valid one under
+// base_dn that names no entry, so the directory looks it up as it would a
+// user's before answering "invalid credentials".
 func (p *Provider) dummyBind(c *conn, password string) {
-	_ = c.Bind("anyhostTimingGuard=x,"+p.baseDN, password)
+	_ = c.Bind("cn=anyhost-timing-guard,"+p.baseDN, password)
 	if err := p.bindService(c); err != nil {
 		c.bad = true
 	}
