@@ -70,7 +70,13 @@ func (s *Server) authorize(req *request, env map[string]string) {
 		}
 		writeStatus(req.out, http.StatusUnauthorized, h)
 	case st.IsHTTP() && st >= 400:
-		writeStatus(req.out, int(st), nil)
+		// The error headers go along (Retry-After of a throttled login);
+		// mod_authnz_fcgi passes them to the client with the status.
+		var h http.Header
+		if eh := r.ErrHeader(); len(eh) > 0 {
+			h = eh.Clone()
+		}
+		writeStatus(req.out, int(st), h)
 	default:
 		// Done or a 1xx-3xx from an auth phase: the response the handler
 		// meant cannot be forwarded, and it must not read as a grant.
