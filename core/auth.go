@@ -125,8 +125,10 @@ func (b *Basic) Authenticate(r *Request) (*Identity, error) {
 		return nil, nil
 	}
 	ctx := r.Context()
+	var tc counts
 	if b.Throttle != nil {
-		if err := b.Throttle.admit(r, user); err != nil {
+		tc = b.Throttle.counts(r, user)
+		if err := b.Throttle.admit(r, user, tc); err != nil {
 			return nil, err
 		}
 	}
@@ -145,12 +147,12 @@ func (b *Basic) Authenticate(r *Request) (*Identity, error) {
 	}
 	if id == nil {
 		if b.Throttle != nil {
-			b.Throttle.failed(r, user)
+			b.Throttle.failed(r, tc)
 		}
 		return nil, nil
 	}
 	if b.Throttle != nil {
-		b.Throttle.succeeded(ctx, r, user)
+		b.Throttle.succeeded(r, tc)
 	}
 	if b.Cache != nil {
 		if err := b.Cache.store(ctx, id, pass); err != nil {
@@ -160,29 +162,45 @@ func (b *Basic) Authenticate(r *Request) (*Identity, error) {
 	return id, nil
 }
 
-// check asks the providers in order.
+// check asks the chain and logs why a login failed.
 func (b *Basic) check(r *Request, user, pass string) (*Identity, error) {
-	for i, p := range b.Providers {
-		res, err := p.CheckPassword(r.Context(), user, pass)
+	res, id, err := CheckChain(r.Context(), b.Providers, user, pass)
+	switch {
+	case err != nil:
+		return nil, err
+	case res == Denied:
+		r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: wrong password")
+	case res == UserNotFound:
+		r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: user not found")
+	}
+	return id, nil
+}
+
+// CheckChain asks providers in order, as Apache's AuthBasicProvider chains
+// them: UserNotFound falls through to the next, Denied and Granted end the
+// chain. A grant comes with the identity, groups included when the
+// granting provider lists them. Hosts that call providers one by one
+// (Apache's authn provider hook) use it as Basic does.
+func CheckChain(ctx context.Context, providers []PasswordProvider, user, pass string) (AuthResult, *Identity, error) {
+	for i, p := range providers {
+		res, err := p.CheckPassword(ctx, user, pass)
 		if err != nil {
-			return nil, fmt.Errorf("provider %d of the chain: %w", i+1, err)
+			return Denied, nil, fmt.Errorf("provider %d of the chain: %w", i+1, err)
 		}
 		switch res {
 		case Granted:
 			id := &Identity{User: user, AuthType: "Basic"}
 			if gl, ok := p.(GroupLister); ok {
-				if id.Groups, err = gl.Groups(r.Context(), user); err != nil {
-					return nil, fmt.Errorf("groups of provider %d: %w", i+1, err)
+				if id.Groups, err = gl.Groups(ctx, user); err != nil {
+					return Denied, nil, fmt.Errorf("groups of provider %d: %w", i+1, err)
 				}
 			}
-			return id, nil
+			return Granted, id, nil
 		case Denied:
-			r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: wrong password")
-			return nil, nil
+			return Denied, nil, nil
 		}
 	}
-	r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: user not found")
-	return nil, nil
+	return UserNotFound, nil, nil
 }
 
 // Challenge implements Authenticator.

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,20 +74,26 @@ func (e *StatusError) Unwrap() error { return e.Err }
 // ErrThrottled is wrapped by the StatusError of a throttled attempt.
 var ErrThrottled = errors.New("too many failed attempts")
 
-func (t *Throttle) keys(r *Request, user string) (userKey, clientKey string) {
-	return "fail:u:" + user, "fail:c:" + ClientIP(r, t.Trusted)
+// counts are the failure counters of one attempt, computed once per login.
+type counts struct {
+	client        string
+	user, address string // store keys
+}
+
+func (t *Throttle) counts(r *Request, user string) counts {
+	client := ClientIP(r, t.Trusted)
+	return counts{client: client, user: "fail:u:" + user, address: "fail:c:" + client}
 }
 
 // admit decides whether an attempt for user may be checked. It returns a
 // StatusError to answer with instead, or nil.
-func (t *Throttle) admit(r *Request, user string) error {
+func (t *Throttle) admit(r *Request, user string, c counts) error {
 	ctx := r.Context()
-	uk, ck := t.keys(r, user)
 	over := false
 	for _, k := range []struct {
 		key string
 		max int64
-	}{{uk, t.MaxUser}, {ck, t.MaxClient}} {
+	}{{c.user, t.MaxUser}, {c.address, t.MaxClient}} {
 		if k.max <= 0 {
 			continue
 		}
@@ -115,7 +120,7 @@ func (t *Throttle) admit(r *Request, user string) error {
 		case <-timer.C:
 		case <-ctx.Done():
 		}
-		r.Log().Info().Str("user", user).Str("client", ClientIP(r, t.Trusted)).Dur("delay", t.Delay).Msg("authentication throttled: attempt delayed")
+		r.Log().Info().Str("user", user).Str("client", c.client).Dur("delay", t.Delay).Msg("authentication throttled: attempt delayed")
 		return nil
 	case ThrottleForbid:
 		return &StatusError{Status: http.StatusForbidden, Err: ErrThrottled}
@@ -126,12 +131,11 @@ func (t *Throttle) admit(r *Request, user string) error {
 
 // failed counts a failed attempt; store errors are logged (the attempt is
 // refused anyway).
-func (t *Throttle) failed(r *Request, user string) {
-	uk, ck := t.keys(r, user)
+func (t *Throttle) failed(r *Request, c counts) {
 	for _, k := range []struct {
 		key string
 		max int64
-	}{{uk, t.MaxUser}, {ck, t.MaxClient}} {
+	}{{c.user, t.MaxUser}, {c.address, t.MaxClient}} {
 		if k.max <= 0 {
 			continue
 		}
@@ -143,12 +147,11 @@ func (t *Throttle) failed(r *Request, user string) {
 
 // succeeded forgets the user's failures. The client's count stays: one
 // account of its own must not let a guesser reset its address's count.
-func (t *Throttle) succeeded(ctx context.Context, r *Request, user string) {
+func (t *Throttle) succeeded(r *Request, c counts) {
 	if t.MaxUser <= 0 {
 		return
 	}
-	uk, _ := t.keys(r, user)
-	if err := t.Store.ResetFailures(ctx, uk); err != nil {
+	if err := t.Store.ResetFailures(r.Context(), c.user); err != nil {
 		r.Log().Warn().Err(err).Msg("throttle store unavailable; failures not reset")
 	}
 }

@@ -182,26 +182,16 @@ func (lib *library) checkPassword(st *reqState, id uint32, user, pass string) in
 		r.Log().Error().Uint32("id", id).Msg("bridge: no provider chain with this number")
 		return authError
 	}
-	for i, p := range chain {
-		res, err := p.CheckPassword(r.Context(), user, pass)
-		if err != nil {
-			r.Log().Error().Err(err).Int("provider", i+1).Msg("authentication back end failed")
-			return authError
-		}
-		switch res {
-		case core.Granted:
-			id := &core.Identity{User: user, AuthType: "Basic"}
-			if gl, ok := p.(core.GroupLister); ok {
-				if id.Groups, err = gl.Groups(r.Context(), user); err != nil {
-					r.Log().Error().Err(err).Msg("listing groups failed")
-					return authError
-				}
-			}
-			r.Identity = id
-			return authGranted
-		case core.Denied:
-			return authDenied
-		}
+	res, ident, err := core.CheckChain(r.Context(), chain, user, pass)
+	switch {
+	case err != nil:
+		r.Log().Error().Err(err).Msg("authentication back end failed")
+		return authError
+	case res == core.Granted:
+		r.Identity = ident
+		return authGranted
+	case res == core.Denied:
+		return authDenied
 	}
 	return authUserNotFound
 }

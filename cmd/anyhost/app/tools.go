@@ -47,26 +47,17 @@ func listCommand() *cli.Command {
 		Usage: "list the handlers, password providers, token verifiers and auth stores this binary has registered",
 		Action: func(c *cli.Context) error {
 			w := c.App.Writer
-			fmt.Fprintln(w, "handlers:")
-			for _, n := range core.Handlers.Names() {
-				fmt.Fprintf(w, "  %-16s %s\n", n, core.Handlers.Doc(n))
+			section := func(title string, names []string, doc func(string) string) {
+				fmt.Fprintln(w, title)
+				for _, n := range names {
+					fmt.Fprintf(w, "  %-16s %s\n", n, doc(n))
+				}
 			}
-			fmt.Fprintln(w, "providers:")
-			for _, n := range core.Providers.Names() {
-				fmt.Fprintf(w, "  %-16s %s\n", n, core.Providers.Doc(n))
-			}
-			fmt.Fprintln(w, "token verifiers (auth type bearer):")
-			for _, n := range core.Verifiers.Names() {
-				fmt.Fprintf(w, "  %-16s %s\n", n, core.Verifiers.Doc(n))
-			}
-			fmt.Fprintln(w, "auth stores ([auth] store, for the cache and throttle):")
-			for _, n := range core.AuthStores.Names() {
-				fmt.Fprintf(w, "  %-16s %s\n", n, core.AuthStores.Doc(n))
-			}
-			fmt.Fprintln(w, "adapters:")
-			for _, n := range strings.Split(adapterNames(), ", ") {
-				fmt.Fprintf(w, "  %-16s %s\n", n, adapters[n].usage)
-			}
+			section("handlers:", core.Handlers.Names(), core.Handlers.Doc)
+			section("providers:", core.Providers.Names(), core.Providers.Doc)
+			section("token verifiers (auth type bearer):", core.Verifiers.Names(), core.Verifiers.Doc)
+			section("auth stores ([auth] store, for the cache and throttle):", core.AuthStores.Names(), core.AuthStores.Doc)
+			section("adapters:", strings.Split(adapterNames(), ", "), func(n string) string { return adapters[n].usage })
 			return nil
 		},
 	}
