@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/listen"
 )
 
 // Adapter is the name requests report in Request.Adapter.
@@ -46,15 +47,11 @@ type Server struct {
 	// the nginx adapter sets its own name.
 	Adapter string
 
-	site      atomic.Pointer[core.Site] // from SetSite; nil: Site
-	once      sync.Once
-	sem       chan struct{}
-	closing   chan struct{}
-	shutdown  atomic.Bool
-	reqs      atomic.Int64
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
+	site    atomic.Pointer[core.Site] // from SetSite; nil: Site
+	once    sync.Once
+	sem     chan struct{}
+	reqs    atomic.Int64
+	tracked listen.Conns[*conn]
 }
 
 func (s *Server) init() {
@@ -69,9 +66,6 @@ func (s *Server) init() {
 			s.Adapter = Adapter
 		}
 		s.sem = make(chan struct{}, s.MaxConns)
-		s.closing = make(chan struct{})
-		s.listeners = map[net.Listener]struct{}{}
-		s.conns = map[*conn]struct{}{}
 	})
 }
 
@@ -91,29 +85,22 @@ func (s *Server) current() *core.Site {
 // Serve accepts connections on ln until Shutdown or an accept error.
 func (s *Server) Serve(ln net.Listener) error {
 	s.init()
-	s.mu.Lock()
-	if s.shutdown.Load() {
-		s.mu.Unlock()
+	if !s.tracked.AddListener(ln) {
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
+	defer s.tracked.RemoveListener(ln)
+	closing := s.tracked.Closing()
 	var backoff time.Duration
 	for {
 		select {
 		case s.sem <- struct{}{}:
-		case <-s.closing:
+		case <-closing:
 			return ErrServerClosed
 		}
 		nc, err := ln.Accept()
 		if err != nil {
 			<-s.sem
-			if s.shutdown.Load() {
+			if s.tracked.ShuttingDown() {
 				return ErrServerClosed
 			}
 			var ne net.Error
@@ -127,6 +114,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		backoff = 0
 		c := s.newConn(nc)
+		if !s.tracked.Add(c) {
+			c.cancel()
+			nc.Close()
+			<-s.sem
+			return ErrServerClosed
+		}
 		go func() {
 			defer func() { <-s.sem }()
 			c.serve()
@@ -139,37 +132,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // connection (cancelling their requests' contexts) and returns ctx.Err().
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
-	s.mu.Lock()
-	if !s.shutdown.Swap(true) {
-		close(s.closing)
-	}
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	s.mu.Unlock()
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		s.mu.Lock()
-		for c := range s.conns {
-			c.closeIfIdle()
-		}
-		n := len(s.conns)
-		s.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			s.mu.Lock()
-			for c := range s.conns {
-				c.nc.Close()
-			}
-			s.mu.Unlock()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	return s.tracked.Shutdown(ctx)
 }
 
 // conn is one connection from the web server; requests on it may be
@@ -204,11 +167,7 @@ type request struct {
 
 func (s *Server) newConn(nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{srv: s, nc: nc, ctx: ctx, cancel: cancel, reqs: map[uint16]*request{}}
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	return c
+	return &conn{srv: s, nc: nc, ctx: ctx, cancel: cancel, reqs: map[uint16]*request{}}
 }
 
 // readers pools the 64 KiB read buffer together with the record buffer:
@@ -239,9 +198,7 @@ func (c *conn) serve() {
 		c.wg.Wait()
 		rr.br.Reset(nil)
 		readers.Put(rr)
-		c.srv.mu.Lock()
-		delete(c.srv.conns, c)
-		c.srv.mu.Unlock()
+		c.srv.tracked.Remove(c)
 	}()
 	c.idle()
 	for {
@@ -265,13 +222,18 @@ func (c *conn) idle() {
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.Site.Limits.WithDefaults().IdleTimeout))
 }
 
-func (c *conn) closeIfIdle() {
+// CloseIfIdle closes the connection when no request is in progress on it
+// (listen.Conn, for a graceful shutdown).
+func (c *conn) CloseIfIdle() {
 	c.mu.Lock()
 	if len(c.reqs) == 0 {
 		c.nc.Close()
 	}
 	c.mu.Unlock()
 }
+
+// Close closes the connection, requests in progress or not.
+func (c *conn) Close() error { return c.nc.Close() }
 
 func (c *conn) send(b []byte) error {
 	c.wmu.Lock()
@@ -362,7 +324,7 @@ func (c *conn) begin(rec record) error {
 		return ErrBadRecord
 	case role != RoleResponder && role != RoleAuthorizer:
 		return refuse(statusUnknownRole)
-	case c.srv.shutdown.Load() || c.srv.reqs.Load() >= int64(c.srv.MaxReqs):
+	case c.srv.tracked.ShuttingDown() || c.srv.reqs.Load() >= int64(c.srv.MaxReqs):
 		return refuse(statusOverloaded)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)

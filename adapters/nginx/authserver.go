@@ -22,11 +22,12 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/anyhost/anyhost/internal/listen"
 )
 
 // authServer serves Handler to nginx. Only what nginx's auth location sends
@@ -48,10 +49,7 @@ type authServer struct {
 	// then closed, as net/http does).
 	Log zerolog.Logger
 
-	mu       sync.Mutex
-	shutdown bool
-	ln       map[net.Listener]struct{}
-	conns    map[*authConn]struct{}
+	tracked listen.Conns[*authConn]
 }
 
 type authConn struct {
@@ -59,28 +57,28 @@ type authConn struct {
 	active atomic.Bool // a request is being read or answered
 }
 
+// CloseIfIdle closes the connection between requests (listen.Conn).
+func (c *authConn) CloseIfIdle() {
+	if !c.active.Load() {
+		c.nc.Close()
+	}
+}
+
+// Close closes the connection, a request in progress or not.
+func (c *authConn) Close() error { return c.nc.Close() }
+
 var errAuthServerClosed = errors.New("nginx: auth server closed")
 
 // Serve accepts connections on ln until Shutdown.
 func (s *authServer) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.shutdown {
-		s.mu.Unlock()
+	if !s.tracked.AddListener(ln) {
 		return errAuthServerClosed
 	}
-	if s.ln == nil {
-		s.ln, s.conns = map[net.Listener]struct{}{}, map[*authConn]struct{}{}
-	}
-	s.ln[ln] = struct{}{}
-	s.mu.Unlock()
+	defer s.tracked.RemoveListener(ln)
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			s.mu.Lock()
-			closed := s.shutdown
-			delete(s.ln, ln)
-			s.mu.Unlock()
-			if closed {
+			if s.tracked.ShuttingDown() {
 				return errAuthServerClosed
 			}
 			var ne net.Error
@@ -91,14 +89,10 @@ func (s *authServer) Serve(ln net.Listener) error {
 			return err
 		}
 		c := &authConn{nc: nc}
-		s.mu.Lock()
-		if s.shutdown {
-			s.mu.Unlock()
+		if !s.tracked.Add(c) {
 			nc.Close()
 			continue
 		}
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
 		s.state(nc, http.StateNew)
 		go s.serveConn(c)
 	}
@@ -106,39 +100,7 @@ func (s *authServer) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting, closes idle connections and waits for replies
 // in progress; when ctx ends first it closes every connection.
-func (s *authServer) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutdown = true
-	for ln := range s.ln {
-		ln.Close()
-	}
-	s.mu.Unlock()
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		s.mu.Lock()
-		for c := range s.conns {
-			if !c.active.Load() {
-				c.nc.Close()
-			}
-		}
-		n := len(s.conns)
-		s.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			s.mu.Lock()
-			for c := range s.conns {
-				c.nc.Close()
-			}
-			s.mu.Unlock()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-}
+func (s *authServer) Shutdown(ctx context.Context) error { return s.tracked.Shutdown(ctx) }
 
 func (s *authServer) state(nc net.Conn, st http.ConnState) {
 	if s.ConnState != nil {
@@ -154,9 +116,7 @@ func (s *authServer) serveConn(c *authConn) {
 		}
 		cancel()
 		c.nc.Close()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
+		s.tracked.Remove(c)
 		s.state(c.nc, http.StateClosed)
 	}()
 	// One line may be as long as all the headers together.
@@ -190,9 +150,7 @@ func (s *authServer) serveConn(c *authConn) {
 		} else {
 			keep = false
 		}
-		s.mu.Lock()
-		keep = keep && !s.shutdown
-		s.mu.Unlock()
+		keep = keep && !s.tracked.ShuttingDown()
 		out = appendReply(out[:0], code, w.header, keep)
 		if s.WriteTimeout > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
