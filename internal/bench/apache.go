@@ -461,12 +461,7 @@ type apacheSpec struct {
 // is not retried: every row of the group reports the same error.
 type apacheShared struct {
 	spec apacheSpec
-
-	mu      sync.Mutex
-	started bool
-	inst    *apacheInstance
-	err     error
-	refs    int
+	shared[*apacheInstance]
 }
 
 type apacheInstance struct {
@@ -508,30 +503,10 @@ func (s *apacheShared) row(path string, backend bool) func(context.Context, stri
 }
 
 func (s *apacheShared) acquire(ctx context.Context, workDir string) (*apacheInstance, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.started {
-		s.started = true
-		s.inst, s.err = s.spec.start(ctx, workDir)
-	}
-	if s.err != nil {
-		return nil, s.err
-	}
-	s.refs++
-	return s.inst, nil
+	return s.shared.acquire(func() (*apacheInstance, error) { return s.spec.start(ctx, workDir) })
 }
 
-func (s *apacheShared) release() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refs--
-	if s.refs > 0 || s.inst == nil {
-		return nil
-	}
-	inst := s.inst
-	s.inst, s.err = nil, errors.New("httpd instance already stopped")
-	return inst.stop()
-}
+func (s *apacheShared) release() error { return s.shared.release("httpd") }
 
 func apacheBinary() string {
 	if p, err := exec.LookPath("apache2"); err == nil {

@@ -121,14 +121,9 @@ func nginxVersions(selected []Target) []string {
 	return nil
 }
 
-// nginxShared is the group's nginx instance: the first row's Start starts
-// it, the last row's Stop stops it; a failed start is not retried.
+// nginxShared is the group's nginx instance (see shared).
 type nginxShared struct {
-	mu      sync.Mutex
-	started bool
-	inst    *nginxInstance
-	err     error
-	refs    int
+	shared[*nginxInstance]
 }
 
 type nginxInstance struct {
@@ -143,16 +138,7 @@ type nginxInstance struct {
 
 func (s *nginxShared) row(path string, auth bool, conns int) func(context.Context, string) (*Running, error) {
 	return func(ctx context.Context, workDir string) (*Running, error) {
-		s.mu.Lock()
-		if !s.started {
-			s.started = true
-			s.inst, s.err = startNginx(ctx, workDir)
-		}
-		inst, err := s.inst, s.err
-		if err == nil {
-			s.refs++
-		}
-		s.mu.Unlock()
+		inst, err := s.acquire(func() (*nginxInstance, error) { return startNginx(ctx, workDir) })
 		if err != nil {
 			return nil, err
 		}
@@ -173,17 +159,7 @@ func (s *nginxShared) row(path string, auth bool, conns int) func(context.Contex
 	}
 }
 
-func (s *nginxShared) release() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refs--
-	if s.refs > 0 || s.inst == nil {
-		return nil
-	}
-	inst := s.inst
-	s.inst, s.err = nil, errors.New("nginx instance already stopped")
-	return inst.stop()
-}
+func (s *nginxShared) release() error { return s.shared.release("nginx") }
 
 // startNginx builds anyhost, starts barehello and `anyhost serve --adapter
 // nginx` in a new cgroup, writes the nginx.conf and starts nginx in the
