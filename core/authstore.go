@@ -41,17 +41,7 @@ func init() {
 func RegisterAuthStore(name, doc string, f AuthStoreFactory) { AuthStores.Register(name, doc, f) }
 
 // NewAuthStore builds the store registered under name.
-func NewAuthStore(name string, o Options) (AuthStore, error) {
-	f, ok := AuthStores.Lookup(name)
-	if !ok {
-		return nil, fmt.Errorf("unknown auth store %q (known: %v)", name, AuthStores.Names())
-	}
-	s, err := f(o)
-	if err != nil {
-		return nil, fmt.Errorf("auth store %s: %w", name, err)
-	}
-	return s, nil
-}
+func NewAuthStore(name string, o Options) (AuthStore, error) { return build(AuthStores, name, o) }
 
 func newMemoryStoreFromOptions(o Options) (AuthStore, error) {
 	if err := o.Check("max_entries"); err != nil {

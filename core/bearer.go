@@ -30,17 +30,7 @@ var Verifiers = &Registry[VerifierFactory]{kind: "token verifier"}
 func RegisterVerifier(name, doc string, f VerifierFactory) { Verifiers.Register(name, doc, f) }
 
 // NewVerifier builds the token verifier registered under name.
-func NewVerifier(name string, o Options) (TokenVerifier, error) {
-	f, ok := Verifiers.Lookup(name)
-	if !ok {
-		return nil, fmt.Errorf("unknown token verifier %q (known: %v)", name, Verifiers.Names())
-	}
-	v, err := f(o)
-	if err != nil {
-		return nil, fmt.Errorf("token verifier %s: %w", name, err)
-	}
-	return v, nil
-}
+func NewVerifier(name string, o Options) (TokenVerifier, error) { return build(Verifiers, name, o) }
 
 // Bearer is bearer-token authentication (RFC 6750) against a list of
 // verifiers, asked in order until one accepts the token.

@@ -88,28 +88,23 @@ func Register(name, doc string, f HandlerFactory) { Handlers.Register(name, doc,
 // RegisterProvider adds a password provider factory.
 func RegisterProvider(name, doc string, f ProviderFactory) { Providers.Register(name, doc, f) }
 
-// NewHandler builds the handler registered under name.
-func NewHandler(name string, o Options) (Handler, error) {
-	f, ok := Handlers.Lookup(name)
+// build calls the factory registered in g under name; errors name the
+// registry's kind, so every New* reads the same.
+func build[F ~func(Options) (T, error), T any](g *Registry[F], name string, o Options) (T, error) {
+	var zero T
+	f, ok := g.Lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("unknown handler %q (known: %v)", name, Handlers.Names())
+		return zero, fmt.Errorf("unknown %s %q (known: %v)", g.kind, name, g.Names())
 	}
-	h, err := f(o)
+	v, err := f(o)
 	if err != nil {
-		return nil, fmt.Errorf("handler %s: %w", name, err)
+		return zero, fmt.Errorf("%s %s: %w", g.kind, name, err)
 	}
-	return h, nil
+	return v, nil
 }
 
+// NewHandler builds the handler registered under name.
+func NewHandler(name string, o Options) (Handler, error) { return build(Handlers, name, o) }
+
 // NewProvider builds the password provider registered under name.
-func NewProvider(name string, o Options) (PasswordProvider, error) {
-	f, ok := Providers.Lookup(name)
-	if !ok {
-		return nil, fmt.Errorf("unknown provider %q (known: %v)", name, Providers.Names())
-	}
-	p, err := f(o)
-	if err != nil {
-		return nil, fmt.Errorf("provider %s: %w", name, err)
-	}
-	return p, nil
-}
+func NewProvider(name string, o Options) (PasswordProvider, error) { return build(Providers, name, o) }

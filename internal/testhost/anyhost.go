@@ -96,27 +96,8 @@ func tryStart(t testing.TB, spec Spec, a *Anyhost) (ok bool) {
 	ready := spec.Ready
 	spec.Ready = nil
 	a.Process = Start(t, spec)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := ready()
-		if err == nil {
-			return true
-		}
-		select {
-		case <-a.Done():
-			if strings.Contains(a.LogText(), "address already in use") {
-				return false
-			}
-			a.DumpLogs()
-			t.Fatalf("anyhost exited at start: %v", a.ExitErr())
-		default:
-		}
-		if time.Now().After(deadline) {
-			a.DumpLogs()
-			t.Fatalf("anyhost not ready after 20s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return waitReady(t, a.Process, "anyhost", ready, 20*time.Second,
+		func() bool { return strings.Contains(a.LogText(), "address already in use") })
 }
 
 // StartAnyhostTLS is StartAnyhost with TLS on; URL is https://.

@@ -138,28 +138,10 @@ func (a *Apache) start(t testing.TB, bin string) bool {
 		Logs:    []string{errorLog},
 		PIDFile: filepath.Join(a.Root, "httpd.pid"),
 	})
-	ready := HTTPReady(a.URL + "/")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if err := ready(); err == nil {
-			return true
-		}
-		select {
-		case <-a.Done():
-			log, _ := os.ReadFile(errorLog)
-			if strings.Contains(string(log)+a.LogText(), "Address already in use") {
-				return false
-			}
-			a.DumpLogs()
-			t.Fatalf("httpd exited at start: %v", a.ExitErr())
-		default:
-		}
-		if time.Now().After(deadline) {
-			a.DumpLogs()
-			t.Fatalf("httpd not ready after 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitReady(t, a.Process, "httpd", HTTPReady(a.URL+"/"), 30*time.Second, func() bool {
+		log, _ := os.ReadFile(errorLog)
+		return strings.Contains(string(log)+a.LogText(), "Address already in use")
+	})
 }
 
 // ErrorLog returns the error log's contents.

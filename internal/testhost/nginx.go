@@ -79,27 +79,8 @@ func (n *Nginx) start(t testing.TB, bin string) bool {
 		Logs:    []string{errorLog},
 		PIDFile: filepath.Join(n.Prefix, "nginx.pid"),
 	})
-	ready := HTTPReady(n.URL + "/")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if err := ready(); err == nil {
-			return true
-		}
-		select {
-		case <-n.Done():
-			if strings.Contains(n.ErrorLog()+n.LogText(), "Address already in use") {
-				return false
-			}
-			n.DumpLogs()
-			t.Fatalf("nginx exited at start: %v", n.ExitErr())
-		default:
-		}
-		if time.Now().After(deadline) {
-			n.DumpLogs()
-			t.Fatalf("nginx not ready after 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitReady(t, n.Process, "nginx", HTTPReady(n.URL+"/"), 30*time.Second,
+		func() bool { return strings.Contains(n.ErrorLog()+n.LogText(), "Address already in use") })
 }
 
 // ErrorLog returns the error log's contents.

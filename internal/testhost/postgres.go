@@ -129,27 +129,8 @@ func (p *Postgres) start(t testing.TB) bool {
 		"-c", "shared_buffers=16MB", "-c", "max_connections=50",
 		"-c", "log_min_messages=warning")
 	p.Process = Start(t, Spec{Args: args, Dir: p.Dir, StopSignal: syscall.SIGINT})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := p.ping()
-		if err == nil {
-			return true
-		}
-		select {
-		case <-p.Done():
-			if strings.Contains(p.LogText(), "already in use") {
-				return false
-			}
-			p.DumpLogs()
-			t.Fatalf("postgres exited at start: %v", p.ExitErr())
-		default:
-		}
-		if time.Now().After(deadline) {
-			p.DumpLogs()
-			t.Fatalf("postgres not ready after 30s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitReady(t, p.Process, "postgres", p.ping, 30*time.Second,
+		func() bool { return strings.Contains(p.LogText(), "already in use") })
 }
 
 // ping connects over TCP with the password: ready means a client can log in.

@@ -292,3 +292,32 @@ func DialReady(network, addr string) func() error {
 		return err
 	}
 }
+
+// waitReady polls ready until it passes (true), or the process exits
+// because its port was taken, as portTaken reads its logs (false: the
+// caller starts it again on another port). Any other exit, or no answer
+// within timeout, fails the test with the process's logs.
+func waitReady(t testing.TB, p *Process, name string, ready func() error, timeout time.Duration, portTaken func() bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := ready()
+		if err == nil {
+			return true
+		}
+		select {
+		case <-p.Done():
+			if portTaken() {
+				return false
+			}
+			p.DumpLogs()
+			t.Fatalf("%s exited at start: %v", name, p.ExitErr())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.DumpLogs()
+			t.Fatalf("%s not ready after %s: %v", name, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -133,27 +133,8 @@ database monitor
 func (s *Slapd) start(t testing.TB) bool {
 	t.Helper()
 	s.Process = Start(s.owner, Spec{Args: s.args, Dir: s.Dir})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := s.ready()
-		if err == nil {
-			return true
-		}
-		select {
-		case <-s.Done():
-			if strings.Contains(s.LogText(), "Address already in use") {
-				return false
-			}
-			s.DumpLogs()
-			t.Fatalf("slapd exited at start: %v", s.ExitErr())
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.DumpLogs()
-			t.Fatalf("slapd not ready after 20s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return waitReady(t, s.Process, "slapd", s.ready, 20*time.Second,
+		func() bool { return strings.Contains(s.LogText(), "Address already in use") })
 }
 
 // ready dials and binds as the root DN.
