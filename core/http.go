@@ -50,8 +50,13 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter string, log *zerolog.Logger) *Request {
 	r := requestPool.Get().(*Request)
-	FromHTTP(r, req)
 	r.Adapter = adapter
+	if err := FromHTTP(r, req); err != nil {
+		// Before any phase: there is no path to match a location on.
+		r.Bind(w, req.Context(), log)
+		r.sendError(http.StatusBadRequest)
+		return r
+	}
 	r.Bind(w, req.Context(), log)
 	limits := s.Limits.WithDefaults()
 	if req.ContentLength > limits.MaxBody {
@@ -61,26 +66,35 @@ func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter strin
 		RunPhase(Log, s.Match(r.Path).Handlers[Log], r)
 		return r
 	}
-	if req.Body != nil && req.Body != http.NoBody {
+	if hr := r.hreq; hr.Body != nil && hr.Body != http.NoBody {
 		// The *http.Request view must carry the limit too, or an
 		// http.Handler run as content could read past it.
-		req.Body = http.MaxBytesReader(w, req.Body, limits.MaxBody)
-		r.Body = req.Body
+		hr.Body = http.MaxBytesReader(w, hr.Body, limits.MaxBody)
+		r.Body = hr.Body
 	}
 	s.Serve(r)
 	return r
 }
 
 // FromHTTP fills r's request fields from a net/http request; the response
-// side is set by Bind.
-func FromHTTP(r *Request, req *http.Request) {
+// side is set by Bind. The path comes from the request target through
+// ParseTarget, as on every host, and the request content sees through
+// HTTPRequest carries that same path: net/http leaves dot segments and
+// repeated slashes in URL.Path, and a handler routing on it could serve
+// another location than the one whose auth phases ran. A target that does
+// not parse is ErrTargetForm or ErrTargetEncoding (400).
+func FromHTTP(r *Request, req *http.Request) error {
 	r.Method = req.Method
 	r.URI = req.RequestURI
 	if r.URI == "" {
 		r.URI = req.URL.RequestURI()
 	}
-	r.Path = CleanPath(req.URL.Path)
-	r.RawQuery = req.URL.RawQuery
+	t, err := ParseTarget(r.URI)
+	if err != nil {
+		return err
+	}
+	r.Path = t.Path
+	r.RawQuery = t.RawQuery
 	r.Proto = req.Proto
 	r.Host = req.Host
 	r.Scheme = "http"
@@ -94,19 +108,32 @@ func FromHTTP(r *Request, req *http.Request) {
 		r.Body = http.NoBody
 	}
 	r.ContentLength = req.ContentLength
+	if req.URL.Path != t.Path || req.URL.RawPath != t.RawPath || req.URL.RawQuery != t.RawQuery {
+		// A shallow copy, as http.StripPrefix makes: the caller's request
+		// stays as it was.
+		u := *req.URL
+		u.Path, u.RawPath, u.RawQuery = t.Path, t.RawPath, t.RawQuery
+		r2 := new(http.Request)
+		*r2 = *req
+		r2.URL = &u
+		req = r2
+	}
 	r.hreq = req
+	return nil
 }
 
 // HTTPRequest returns a net/http view of r for libraries that want one. On
-// net/http hosts it is the original request; elsewhere it is built once from
-// r's fields.
+// net/http hosts it is the original request (with the path cleaned as
+// FromHTTP says); elsewhere it is built once from r's fields. Its URL is r's
+// Path and RawQuery, never a second reading of URI, so a handler routing on
+// it routes on the path the auth phases were decided on.
 func (r *Request) HTTPRequest() *http.Request {
 	if r.hreq != nil {
 		return r.hreq
 	}
-	u, err := url.ParseRequestURI(r.URI)
-	if err != nil {
-		u = &url.URL{Path: r.Path, RawQuery: r.RawQuery}
+	u := &url.URL{Path: r.Path, RawQuery: r.RawQuery}
+	if t, err := ParseTarget(r.URI); err == nil && t.Path == r.Path && t.RawQuery == r.RawQuery {
+		u.RawPath = t.RawPath // the client's escaping, where it means the same path
 	}
 	major, minor, _ := http.ParseHTTPVersion(r.Proto)
 	req := &http.Request{

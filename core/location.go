@@ -28,6 +28,17 @@ func (l *Location) Matches(p string) bool {
 	return len(p) == len(pre) || p[len(pre)] == '/'
 }
 
+// LocationPrefix is the form a location's prefix takes in a Site (and so in
+// Location.Prefix): cleaned, without a trailing slash unless it is "/".
+// Configuration generators name locations by it.
+func LocationPrefix(p string) string {
+	key := CleanPath(p)
+	if key != "/" && key[len(key)-1] == '/' {
+		key = key[:len(key)-1]
+	}
+	return key
+}
+
 // CleanPath removes dot segments and repeated slashes from a decoded path,
 // keeps a trailing slash, and roots it at "/". It allocates only when the
 // path changes.

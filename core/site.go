@@ -91,10 +91,7 @@ func NewSite(locs []*Location) (*Site, error) {
 		if l.Prefix == "" || l.Prefix[0] != '/' {
 			return nil, fmt.Errorf("location %q: prefix must start with /", l.Prefix)
 		}
-		key := CleanPath(l.Prefix)
-		if key != "/" && key[len(key)-1] == '/' {
-			key = key[:len(key)-1]
-		}
+		key := LocationPrefix(l.Prefix)
 		if seen[key] {
 			return nil, fmt.Errorf("location %q: duplicate location", l.Prefix)
 		}

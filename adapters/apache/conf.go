@@ -13,6 +13,7 @@ import (
 	"github.com/anyhost/anyhost/adapters/fastcgi"
 	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // ConfOptions says what `anyhost apache conf` writes.
@@ -46,6 +47,25 @@ type ConfOptions struct {
 	// FastCGI is the Go process's TCP address in fastcgi mode,
 	// "127.0.0.1:PORT" (mod_authnz_fcgi speaks TCP only).
 	FastCGI string
+	// SecretDir, in fastcgi mode, is the directory `anyhost secret new`
+	// wrote: its SecretFile is Included, and every request to the Go
+	// process carries the secret, so that it believes the user Apache
+	// authenticated. Empty: no secret; the Go side then believes no user
+	// and checks passwords itself (the Authorization header goes to it).
+	SecretDir string
+}
+
+// SecretFile is the file in a secret directory that Apache Includes: it
+// Defines SecretDefine (root-only, mode 0600; Apache reads it as root).
+const SecretFile = "apache-secret.conf"
+
+// SecretDefine is the Define holding the secret in SecretFile.
+const SecretDefine = "ANYHOST_SECRET_VALUE"
+
+// SecretSnippet is SecretFile's text for value.
+func SecretSnippet(value string) string {
+	return "# Written by `anyhost secret`: the secret Apache sends to `anyhost serve`. Keep it mode 0600, root.\n" +
+		"Define " + SecretDefine + " " + value + "\n"
 }
 
 // The modes of ConfOptions.Mode.
@@ -270,9 +290,24 @@ LimitRequestLine %d
 		mpm, mod("authz_core_module", "mod_authz_core.so"), mod("mime_module", "mod_mime.so"),
 		mod("reqtimeout_module", "mod_reqtimeout.so"), o.User, o.Group, quote(filepath.Join(root, "htdocs")),
 		quote(filepath.Join(root, "access.log")), int(l.ReadTimeout.Seconds()), int(l.IdleTimeout.Seconds()),
-		min(l.MaxHeader, 65536), min(l.MaxHeader, 65536))
+		headerLimit(o, l), headerLimit(o, l))
 	fmt.Fprintf(b, "RequestReadTimeout header=%d body=%d\n", int(l.ReadHeaderTimeout.Seconds()), int(l.ReadTimeout.Seconds()))
 	return nil
+}
+
+// fcgiHeaderLimit is Apache's default LimitRequestLine and
+// LimitRequestFieldSize. In daemon mode they must stay below what
+// mod_authnz_fcgi and mod_proxy_fcgi carry in a param (about 16 KiB; a
+// longer REQUEST_URI, Cookie or X-Forwarded-For is dropped with AH02499 /
+// AH02536), so Apache refuses such a request (414, 400) instead of
+// forwarding it without the variable.
+const fcgiHeaderLimit = 8190
+
+func headerLimit(o ConfOptions, l core.Limits) int {
+	if o.Mode == ModeFastCGI {
+		return min(l.MaxHeader, fcgiHeaderLimit)
+	}
+	return min(l.MaxHeader, 65536)
 }
 
 func hostOf(listen string) string {
@@ -385,11 +420,15 @@ var fcgiAddr = regexp.MustCompile(`^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,
 // locations with [location.auth] have mod_authnz_fcgi ask our Authorizer
 // role at check_user_id with the whole request: it runs the location's
 // access, authn (Basic or Bearer) and authz phases, and its refusals (401
-// with the challenge, 403, 429, 503) reach the client as they are. The user Apache authenticated reaches the responder only as the
-// ANYHOST_USER / ANYHOST_AUTH_TYPE params, set from %{REMOTE_USER} in auth
-// locations and unset everywhere else, together with ANYHOST_AUTH_DONE=1
-// so the responder does not check the password a second time; a client
-// header Anyhost-User only ever arrives as HTTP_ANYHOST_USER.
+// with the challenge, 403, 429, 503) reach the client as they are.
+//
+// Every <Location> names the site location it stands for
+// (ANYHOST_LOCATION, set at header_parser, before check_user_id), and the
+// Go side refuses a request whose path the site matches to another. With
+// a secret (o.SecretDir), the user Apache authenticated reaches the
+// responder as ANYHOST_USER / ANYHOST_AUTH_TYPE with ANYHOST_AUTH_DONE=1,
+// so the password is checked once; without, the responder gets the
+// credentials and checks them itself.
 func confFastCGI(o ConfOptions) (string, error) {
 	if o.FastCGI == "" {
 		return "", fmt.Errorf("fastcgi mode needs --fastcgi HOST:PORT, the TCP address of `anyhost serve --adapter fastcgi`")
@@ -400,16 +439,28 @@ func confFastCGI(o ConfOptions) (string, error) {
 	if port, _ := strconv.Atoi(o.FastCGI[strings.LastIndexByte(o.FastCGI, ':')+1:]); port < 1 || port > 65535 {
 		return "", fmt.Errorf("--fastcgi: port of %q out of range", o.FastCGI)
 	}
+	for _, l := range o.Site.Locations {
+		if strings.ContainsAny(l.Path, "$%\"\\\x00\r\n") {
+			// SetEnvIfExpr would read $1 and friends in the value.
+			return "", fmt.Errorf("%s: location %q has characters an Apache environment value cannot hold", l.Pos, l.Path)
+		}
+	}
 	url := "fcgi://" + o.FastCGI + "/"
 	c, err := newConfText(o, "anyhost apache conf --mode fastcgi")
 	if err != nil {
 		return "", err
 	}
 	p, load := c.p, c.load
-	p("# The Go side runs on its own: anyhost serve --adapter fastcgi --listen %s", o.FastCGI)
+	p("# The Go side runs on its own: anyhost serve --adapter fastcgi --listen %s%s", o.FastCGI, secretFlag(o))
 	p("")
+	if !o.Full {
+		p("# What mod_proxy_fcgi and mod_authnz_fcgi cannot carry (a request line or header over")
+		p("# ~16 KiB) is refused here, not forwarded without it.")
+		p("LimitRequestLine %d\nLimitRequestFieldSize %d", fcgiHeaderLimit, fcgiHeaderLimit)
+	}
 	load("proxy_module", "mod_proxy.so")
 	load("proxy_fcgi_module", "mod_proxy_fcgi.so")
+	load("setenvif_module", "mod_setenvif.so")
 	auth, handlers := false, false
 	for _, l := range o.Site.Locations {
 		auth = auth || l.Auth != nil
@@ -418,6 +469,19 @@ func confFastCGI(o ConfOptions) (string, error) {
 	if auth || handlers {
 		load("authn_core_module", "mod_authn_core.so")
 		load("authz_core_module", "mod_authz_core.so")
+	}
+	withSecret := o.SecretDir != ""
+	if withSecret {
+		dir, err := filepath.Abs(o.SecretDir)
+		if err != nil {
+			return "", err
+		}
+		p("Include %s", quote(filepath.Join(dir, SecretFile)))
+		// An ErrorDocument answering a refused request runs as an
+		// internal redirect, whose environment keeps ours as REDIRECT_*:
+		// its post-read-request (which redirects run) drops the secret, so
+		// a CGI script or SSI page serving the error never sees it.
+		p(`SetEnvIfExpr "true" !REDIRECT_%s`, secret.Param)
 	}
 	if auth {
 		load("authnz_fcgi_module", "mod_authnz_fcgi.so")
@@ -443,6 +507,10 @@ func confFastCGI(o ConfOptions) (string, error) {
 	for _, l := range locs {
 		prefix := locPrefix(l)
 		p("<Location %s>", quote(prefix))
+		// Which site location this is, for the authorizer and the
+		// responder (mod_setenvif in a <Location> runs at header_parser,
+		// before check_user_id; the last one of nested sections wins).
+		p(`    SetEnvIfExpr "true" %s`, quote(fastcgi.ParamLocation+"="+core.LocationPrefix(l.Path)))
 		if len(l.Handlers[core.Content]) > 0 {
 			p("    ProxyPass %s", quote(url))
 		}
@@ -456,6 +524,11 @@ func confFastCGI(o ConfOptions) (string, error) {
 			p("    CGIPassAuth On")
 			// The authorizer ran the site's require rules already.
 			p("    Require %s", fcgiProvider)
+			if withSecret {
+				// mod_authnz_fcgi has no directive for params: it sends
+				// the environment.
+				p(`    SetEnvIfExpr "true" %s=${%s}`, secret.Param, SecretDefine)
+			}
 		case handlerAuth(l):
 			// Auth handlers without [location.auth] check what they
 			// like (tokens, headers): they run in the responder, which
@@ -464,9 +537,15 @@ func confFastCGI(o ConfOptions) (string, error) {
 			p("    Require all granted")
 			p("    CGIPassAuth On")
 		}
+		if withSecret {
+			// Set when mod_proxy_fcgi forwards the request, never
+			// earlier: the content handlers Apache runs itself (CGI,
+			// SSI) do not see it.
+			p(`    ProxyFCGISetEnvIf "true" %s "${%s}"`, secret.Param, SecretDefine)
+		}
 		// ProxyFCGISetEnvIf lines of enclosing <Location>s run first and
 		// these last, so every location says all three params.
-		if authorizerRuns(locs, prefix) {
+		if withSecret && authorizerRuns(locs, prefix) {
 			// mod_authnz_fcgi ran this location's access, authn and
 			// authz phases in our Authorizer role (for a nested
 			// location, with the enclosing one's Require, as core
@@ -482,6 +561,8 @@ func confFastCGI(o ConfOptions) (string, error) {
 			// stay out of the responder, which trusts the user above.
 			p(`    ProxyFCGISetEnvIf "true" !HTTP_AUTHORIZATION`)
 		} else {
+			// Without the secret the responder believes no user: it runs
+			// the auth phases itself, with the credentials.
 			p(`    ProxyFCGISetEnvIf "true" !ANYHOST_USER`)
 			p(`    ProxyFCGISetEnvIf "true" !ANYHOST_AUTH_TYPE`)
 			p(`    ProxyFCGISetEnvIf "true" !%s`, fastcgi.ParamAuthDone)
@@ -492,6 +573,13 @@ func confFastCGI(o ConfOptions) (string, error) {
 		p("</Location>")
 	}
 	return c.String(), nil
+}
+
+func secretFlag(o ConfOptions) string {
+	if o.SecretDir == "" {
+		return ""
+	}
+	return " --secret file:" + filepath.Join(o.SecretDir, secret.File)
 }
 
 func locPrefix(l config.Location) string {

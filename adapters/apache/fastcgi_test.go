@@ -30,6 +30,8 @@ type fcgiHost struct {
 	Addr     string
 	URL      string
 	ConfFile string
+	// SecretDir is the web server's secret directory; "" without one.
+	SecretDir string
 }
 
 func (h *fcgiHost) Target() testhost.Target {
@@ -53,13 +55,34 @@ func startFastCGIApache(t *testing.T) *fcgiHost {
 // the demo site for either).
 func startFastCGIApacheSite(t *testing.T, goSite, confSite string) *fcgiHost {
 	t.Helper()
+	return startFastCGIApacheWith(t, fcgiOptions{GoSite: goSite, ConfSite: confSite})
+}
+
+// fcgiOptions say how startFastCGIApacheWith sets daemon mode up.
+type fcgiOptions struct {
+	GoSite, ConfSite string
+	// NoSecret leaves out the web server's secret (the documented setup
+	// has one: `anyhost secret new`, `--secret-dir`, `serve --secret`).
+	NoSecret bool
+}
+
+func startFastCGIApacheWith(t *testing.T, o fcgiOptions) *fcgiHost {
+	t.Helper()
 	apache := testhost.ApacheBinary(t)
 	bin := testhost.AnyhostBinary(t)
 	h := &fcgiHost{Root: testhost.NewApacheRoot(t)}
 	h.GoAddr = fmt.Sprintf("127.0.0.1:%d", testhost.FreePort(t))
 	goArgs := []string{bin, "serve", "--adapter", "fastcgi", "--listen", h.GoAddr, "--log-format", "json"}
-	if goSite != "" {
-		goArgs = append(goArgs, "--config", goSite)
+	if o.GoSite != "" {
+		goArgs = append(goArgs, "--config", o.GoSite)
+	}
+	var secretArgs []string
+	if !o.NoSecret {
+		h.SecretDir = filepath.Join(h.Root, "secret")
+		out, err := exec.Command(bin, "secret", "new", "--dir", h.SecretDir).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		goArgs = append(goArgs, "--secret", "file:"+filepath.Join(h.SecretDir, "secret"))
+		secretArgs = []string{"--secret-dir", h.SecretDir}
 	}
 	h.Go = testhost.Start(t, testhost.Spec{
 		Args:  goArgs,
@@ -69,8 +92,9 @@ func startFastCGIApacheSite(t *testing.T, goSite, confSite string) *fcgiHost {
 	h.URL = "http://" + h.Addr
 	h.ConfFile = filepath.Join(h.Root, "httpd.conf")
 	args := []string{"apache", "conf", "--mode", "fastcgi", "--fastcgi", h.GoAddr, "--full", "--root", h.Root, "--listen", h.Addr}
-	if confSite != "" {
-		args = append(args, "--config", confSite)
+	args = append(args, secretArgs...)
+	if o.ConfSite != "" {
+		args = append(args, "--config", o.ConfSite)
 	}
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	require.NoError(t, err, "anyhost %s\n%s", strings.Join(args, " "), out)

@@ -8,6 +8,7 @@ package fastcgi
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -32,8 +33,26 @@ func (s *Server) authorize(req *request, env map[string]string) {
 		r.Reset()
 		requests.Put(r)
 	}()
+	sp := takeServerParams(env)
 	if err := FillFromCGI(r, env); err != nil {
 		s.Log.Error().Err(err).Msg("fastcgi: bad CGI variables")
+		code := http.StatusInternalServerError
+		if errors.Is(err, ErrBadURI) {
+			code = http.StatusBadRequest
+		}
+		writeStatus(req.out, code, nil)
+		return
+	}
+	if !s.proven(req, sp) {
+		writeStatus(req.out, http.StatusForbidden, nil)
+		return
+	}
+	// The location comes with the request (the generated <Location> sets
+	// it), so a request the web server matched to one location is never
+	// checked against another's rules.
+	loc, err := checkLocation(s.current(), r, sp, true)
+	if err != nil {
+		s.Log.Error().Err(err).Str("uri", r.URI).Msg("fastcgi: authorizer request refused")
 		writeStatus(req.out, http.StatusInternalServerError, nil)
 		return
 	}
@@ -43,7 +62,7 @@ func (s *Server) authorize(req *request, env map[string]string) {
 	r.Adapter, r.Body = s.Adapter, http.NoBody
 	r.Bind(&core.DiscardWriter{}, req.ctx, &s.Log)
 
-	st := core.RunAuthPhases(s.current().Match(r.Path), r)
+	st := core.RunAuthPhases(loc, r)
 	switch {
 	case st == core.OK || st == core.Declined:
 		if basicMode && r.User == "" {

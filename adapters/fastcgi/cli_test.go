@@ -35,10 +35,10 @@ func TestServeCommand(t *testing.T) {
 	e := echoOf(t, dial(t, "unix", sock).do(1, RoleResponder, false, cgiParams("GET", "/echo"), nil))
 	assert.Equal(t, "fastcgi", e.Adapter)
 
-	r = dial(t, "unix", sock).do(1, RoleAuthorizer, false, cgiParams("GET", "/private/", "REMOTE_USER", "demo", "REMOTE_PASSWD", "demo"), nil)
+	r = dial(t, "unix", sock).do(1, RoleAuthorizer, false, cgiParams("GET", "/private/", "REMOTE_USER", "demo", "REMOTE_PASSWD", "demo", ParamLocation, "/private"), nil)
 	assert.Equal(t, 200, r.status)
 	assert.Contains(t, string(r.stdout), "\r\nVariable-REMOTE_USER: demo\r\n")
-	r = dial(t, "unix", sock).do(1, RoleAuthorizer, false, cgiParams("GET", "/private/", "REMOTE_USER", "demo", "REMOTE_PASSWD", "nope"), nil)
+	r = dial(t, "unix", sock).do(1, RoleAuthorizer, false, cgiParams("GET", "/private/", "REMOTE_USER", "demo", "REMOTE_PASSWD", "nope", ParamLocation, "/private"), nil)
 	assert.Equal(t, 401, r.status)
 
 	require.NoError(t, p.Signal(syscall.SIGTERM))

@@ -14,6 +14,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // Record types (spec section 8).
@@ -219,7 +221,8 @@ func decodeParams(b []byte) (map[string]string, error) {
 		switch {
 		case !dup:
 			env[name] = string(v)
-		case name == paramUser || name == paramAuthType || name == ParamAuthDone:
+		case name == paramUser || name == paramAuthType || name == ParamAuthDone ||
+			name == secret.Param || name == ParamLocation:
 			return ErrDuplicateParam
 		case name == "HTTP_COOKIE":
 			env[name] = old + "; " + string(v)

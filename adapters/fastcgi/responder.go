@@ -22,6 +22,7 @@ func (s *Server) respond(req *request, env map[string]string) {
 		requests.Put(r)
 	}()
 	w := &responseWriter{out: req.out, header: make(http.Header, 4)}
+	sp := takeServerParams(env)
 	if err := FillFromCGI(r, env); err != nil {
 		s.Log.Error().Err(err).Msg("fastcgi: bad CGI variables")
 		code := http.StatusInternalServerError
@@ -31,11 +32,28 @@ func (s *Server) respond(req *request, env map[string]string) {
 		writeStatus(req.out, code, nil)
 		return
 	}
-	r.Adapter, r.Body = s.Adapter, req.body
-	// Here, not in FillFromCGI: an Authorizer must always run the checks.
-	r.AuthChecked = env[ParamAuthDone] == "1"
-	r.Bind(w, req.ctx, &s.Log)
+	if !s.proven(req, sp) {
+		writeStatus(req.out, http.StatusForbidden, nil)
+		return
+	}
+	// Only the web server's own word, proven by its secret, says who the
+	// user is and that the auth phases ran; otherwise they run here.
+	trusted := s.Secrets.Configured()
 	site := s.current()
+	if _, err := checkLocation(site, r, sp, trusted && sp.authDone); err != nil {
+		s.Log.Error().Err(err).Str("uri", r.URI).Msg("fastcgi: request refused")
+		writeStatus(req.out, http.StatusInternalServerError, nil)
+		return
+	}
+	if trusted {
+		r.AuthChecked = sp.authDone
+		if sp.user != "" {
+			r.User, r.AuthType = sp.user, sp.authType
+			r.Identity = &core.Identity{User: r.User, AuthType: r.AuthType}
+		}
+	}
+	r.Adapter, r.Body = s.Adapter, req.body
+	r.Bind(w, req.ctx, &s.Log)
 	if r.ContentLength > site.Limits.WithDefaults().MaxBody {
 		// Refuse before any phase runs, as core's net/http bridge does.
 		r.Status = http.StatusRequestEntityTooLarge
@@ -48,6 +66,21 @@ func (s *Server) respond(req *request, env map[string]string) {
 	if !w.wrote {
 		w.WriteHeader(r.StatusCode())
 	}
+}
+
+// proven reports whether a request may go on: with secrets configured, it
+// must carry one of them (the web server's configuration sends it with
+// every request); without, nothing is proven and nothing is refused, but
+// the caller believes no identity.
+func (s *Server) proven(req *request, sp serverParams) bool {
+	if !s.Secrets.Configured() || s.Secrets.Valid(sp.secret) {
+		return true
+	}
+	if ok, more := s.refusals.Allow(); ok {
+		s.Log.Warn().Str("remote", req.c.nc.RemoteAddr().String()).Bool("secret_sent", sp.secret != "").Int("more_since_last_line", more).
+			Msg("fastcgi: request without the web server's secret refused (another local process, or a web server configured without `--secret-dir`)")
+	}
+	return false
 }
 
 var textPlain = []string{"text/plain; charset=utf-8"}

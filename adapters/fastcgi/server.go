@@ -21,6 +21,8 @@ import (
 
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/listen"
+	"github.com/anyhost/anyhost/internal/ratelog"
+	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // Adapter is the name requests report in Request.Adapter.
@@ -46,12 +48,19 @@ type Server struct {
 	// Adapter is reported to handlers as Request.Adapter. Default "fastcgi";
 	// the nginx adapter sets its own name.
 	Adapter string
+	// Secrets are the web server's secrets (secret.Param). With any, a
+	// request must carry one, and then its identity params are believed;
+	// with none (nil), every request runs its auth phases here and
+	// ANYHOST_USER is ignored.
+	Secrets *secret.Set
 
 	site    atomic.Pointer[core.Site] // from SetSite; nil: Site
 	once    sync.Once
 	sem     chan struct{}
 	reqs    atomic.Int64
 	tracked listen.Conns[*conn]
+
+	refusals ratelog.Limiter // requests without the secret
 }
 
 func (s *Server) init() {

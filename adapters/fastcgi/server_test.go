@@ -22,7 +22,11 @@ import (
 	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/handlers/demo"
+	"github.com/anyhost/anyhost/internal/secret"
 )
+
+// testSecret is what the web server sends in tests with a secret.
+const testSecret = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
 
 func demoSite(t testing.TB) *core.Site {
 	t.Helper()
@@ -33,8 +37,9 @@ func demoSite(t testing.TB) *core.Site {
 	return site
 }
 
-// start serves the demo site on a fresh listener and returns its address.
-func start(t testing.TB, network string) string {
+// start serves the demo site on a fresh listener and returns its address;
+// the server accepts the secrets given, if any.
+func start(t testing.TB, network string, secrets ...string) string {
 	t.Helper()
 	addr := "127.0.0.1:0"
 	if network == "unix" {
@@ -43,6 +48,10 @@ func start(t testing.TB, network string) string {
 	ln, err := net.Listen(network, addr)
 	require.NoError(t, err)
 	s := &Server{Site: demoSite(t), Log: testLog(t)}
+	if len(secrets) > 0 {
+		s.Secrets = new(secret.Set)
+		s.Secrets.Replace(secrets)
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -128,35 +137,19 @@ func TestResponder(t *testing.T) {
 				e := echoOf(t, c.replies(1)[1])
 				assert.Equal(t, strings.Repeat("x", 300), e.Headers.Get("X-Long"))
 			})
-			t.Run("identity from ANYHOST_USER only", func(t *testing.T) {
+			t.Run("no identity without a secret", func(t *testing.T) {
 				c := dial(t, network, addr)
 				e := echoOf(t, c.do(1, RoleResponder, false, cgiParams("GET", "/echo",
 					"REMOTE_USER", "mallory", "AUTH_TYPE", "Basic"), nil))
 				assert.Equal(t, "", e.User, "REMOTE_USER is the client's unverified name")
-				c = dial(t, network, addr)
-				e = echoOf(t, c.do(1, RoleResponder, false, cgiParams("GET", "/echo",
-					"ANYHOST_USER", "alice", "ANYHOST_AUTH_TYPE", "Bearer"), nil))
-				assert.Equal(t, "alice", e.User)
-				assert.Equal(t, "Bearer", e.AuthType)
-			})
-			t.Run("auth done by the web server", func(t *testing.T) {
-				// /private has Basic auth: with ANYHOST_AUTH_DONE=1 the
-				// web server checked it, so no credentials are needed here.
+				e = echoOf(t, dial(t, network, addr).do(1, RoleResponder, false, cgiParams("GET", "/echo",
+					"ANYHOST_USER", "alice", "ANYHOST_AUTH_TYPE", "Bearer", secret.Param, testSecret), nil))
+				assert.Equal(t, "", e.User, "this server has no secret: nothing proves the peer is the web server")
+				assert.NotContains(t, e.Headers, "Anyhost-Secret")
+				// The auth phases run here instead.
 				r := dial(t, network, addr).do(1, RoleResponder, false, cgiParams("GET", "/private",
-					"ANYHOST_USER", "demo", "ANYHOST_AUTH_TYPE", "Basic", ParamAuthDone, "1"), nil)
-				assert.Equal(t, 200, r.status)
-				assert.Equal(t, "Hello, demo!", r.body)
-				for name, extra := range map[string][]string{
-					"no done param":   {"ANYHOST_USER", "demo"},
-					"done not 1":      {"ANYHOST_USER", "demo", ParamAuthDone, "yes"},
-					"client's header": {"ANYHOST_USER", "demo", "HTTP_ANYHOST_AUTH_DONE", "1"},
-				} {
-					r := dial(t, network, addr).do(1, RoleResponder, false, cgiParams("GET", "/private", extra...), nil)
-					assert.Equal(t, 401, r.status, name)
-				}
-				r = dial(t, network, addr).do(1, RoleResponder, false, cgiParams("GET", "/private",
-					ParamAuthDone, "1", ParamAuthDone, "1"), nil)
-				assert.Equal(t, 500, r.status, "a duplicate is a config error")
+					"ANYHOST_USER", "demo", ParamAuthDone, "1", ParamLocation, "/private"), nil)
+				assert.Equal(t, 401, r.status)
 			})
 			t.Run("duplicate ANYHOST_USER", func(t *testing.T) {
 				r := dial(t, network, addr).do(1, RoleResponder, false, cgiParams("GET", "/echo",
@@ -229,6 +222,58 @@ func TestManagementRecords(t *testing.T) {
 	}
 }
 
+// With a secret, the web server's word is believed: the user it
+// authenticated, and that the auth phases ran (ANYHOST_AUTH_DONE, for the
+// location it names). A request without the secret is refused.
+func TestResponderWithSecret(t *testing.T) {
+	addr := start(t, "tcp", "previous-secret-still-accepted-0123456789", testSecret)
+	do := func(uri string, extra ...string) *reply {
+		return dial(t, "tcp", addr).do(1, RoleResponder, false, cgiParams("GET", uri, extra...), nil)
+	}
+	e := echoOf(t, do("/echo", "ANYHOST_USER", "alice", "ANYHOST_AUTH_TYPE", "Bearer", secret.Param, testSecret))
+	assert.Equal(t, "alice", e.User)
+	assert.Equal(t, "Bearer", e.AuthType)
+	assert.NotContains(t, e.Headers, "Anyhost-Secret")
+	e = echoOf(t, do("/echo", "ANYHOST_USER", "alice", secret.Param, "previous-secret-still-accepted-0123456789"))
+	assert.Equal(t, "alice", e.User, "the previous secret during a rotation")
+
+	for name, extra := range map[string][]string{
+		"no secret":    {"ANYHOST_USER", "alice"},
+		"wrong secret": {"ANYHOST_USER", "alice", secret.Param, testSecret + "x"},
+		"as a header":  {"ANYHOST_USER", "alice", "HTTP_ANYHOST_SECRET", testSecret},
+	} {
+		assert.Equal(t, 403, do("/echo", extra...).status, name)
+	}
+
+	// /private has Basic auth: with ANYHOST_AUTH_DONE=1 the web server
+	// checked it, so no credentials are needed here.
+	r := do("/private", "ANYHOST_USER", "demo", "ANYHOST_AUTH_TYPE", "Basic", ParamAuthDone, "1",
+		ParamLocation, "/private", secret.Param, testSecret)
+	assert.Equal(t, 200, r.status)
+	assert.Equal(t, "Hello, demo!", r.body)
+	for name, extra := range map[string][]string{
+		"no done param":   {"ANYHOST_USER", "demo"},
+		"done not 1":      {"ANYHOST_USER", "demo", ParamAuthDone, "yes"},
+		"client's header": {"ANYHOST_USER", "demo", "HTTP_ANYHOST_AUTH_DONE", "1"},
+	} {
+		r := do("/private", append(extra, secret.Param, testSecret)...)
+		assert.Equal(t, 401, r.status, name)
+	}
+	for name, extra := range map[string][]string{
+		"location missing":         {},
+		"another location":         {ParamLocation, "/"},
+		"a location of the path's": {ParamLocation, "/private/x"},
+	} {
+		r := do("/private/x", append(extra, "ANYHOST_USER", "demo", ParamAuthDone, "1", secret.Param, testSecret)...)
+		assert.Equal(t, 500, r.status, name)
+		assert.NotContains(t, r.body, "Hello")
+	}
+	r = do("/private", ParamAuthDone, "1", ParamAuthDone, "1", secret.Param, testSecret)
+	assert.Equal(t, 500, r.status, "a duplicate is a config error")
+	r = do("/private", secret.Param, testSecret, secret.Param, "other")
+	assert.Equal(t, 500, r.status, "a duplicate is a config error")
+}
+
 func TestAuthorizer(t *testing.T) {
 	addr := start(t, "tcp")
 	tests := []struct {
@@ -247,7 +292,8 @@ func TestAuthorizer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// mod_authnz_fcgi: a new connection per check, no STDIN.
-			r := dial(t, "tcp", addr).do(1, RoleAuthorizer, false, cgiParams("GET", "/private/x", tt.extra...), nil)
+			r := dial(t, "tcp", addr).do(1, RoleAuthorizer, false, cgiParams("GET", "/private/x",
+				append(tt.extra, ParamLocation, "/private")...), nil)
 			assert.Equal(t, tt.status, r.status, r.body)
 			if tt.user != "" {
 				assert.Contains(t, string(r.stdout), "\r\nVariable-REMOTE_USER: "+tt.user+"\r\n", "exact case")
@@ -376,16 +422,32 @@ func TestFillFromCGI(t *testing.T) {
 				assert.Empty(t, r.User)
 				assert.NotContains(t, r.Env(), "REMOTE_USER")
 			}, nil},
-		{"no REQUEST_URI", map[string]string{"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/s", "PATH_INFO": "/p",
-			"QUERY_STRING": "q", "SERVER_NAME": "n", "SERVER_PORT": "8080"},
+		{"no Host header", map[string]string{"REQUEST_METHOD": "GET", "REQUEST_URI": "/s/p?q", "QUERY_STRING": "q",
+			"SERVER_NAME": "n", "SERVER_PORT": "8080"},
 			func(t *testing.T, r *core.Request) {
 				assert.Equal(t, "/s/p?q", r.URI)
 				assert.Equal(t, "n:8080", r.Host)
 				assert.Equal(t, int64(-1), r.ContentLength)
 			}, nil},
+		// Apache passes an absolute-form target as it came; the path is
+		// the one Apache matched its <Location> on, never /http:/...
+		{"absolute-form", map[string]string{"REQUEST_METHOD": "GET", "REQUEST_URI": "http://127.0.0.1/admin/?a=1",
+			"QUERY_STRING": "stale", "HTTP_HOST": "other"},
+			func(t *testing.T, r *core.Request) {
+				assert.Equal(t, "http://127.0.0.1/admin/?a=1", r.URI)
+				assert.Equal(t, "/admin/", r.Path)
+				assert.Equal(t, "a=1", r.RawQuery, "the target's own query")
+				assert.Equal(t, "127.0.0.1", r.Host, "RFC 9112 3.2.2")
+				assert.Equal(t, "/admin/", r.HTTPRequest().URL.Path)
+			}, nil},
+		// Regression (security): REQUEST_URI dropped by the web server
+		// (too long) was rebuilt from SCRIPT_NAME+PATH_INFO.
+		{"no REQUEST_URI", map[string]string{"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/s", "PATH_INFO": "/admin/",
+			"QUERY_STRING": "q"}, nil, ErrNoRequestURI},
+		{"authority-form", map[string]string{"REQUEST_METHOD": "CONNECT", "REQUEST_URI": "h:443"}, nil, ErrBadURI},
 		{"no method", map[string]string{}, nil, ErrNoMethod},
 		{"bad escape", map[string]string{"REQUEST_METHOD": "GET", "REQUEST_URI": "/%zz"}, nil, ErrBadURI},
-		{"bad length", map[string]string{"REQUEST_METHOD": "GET", "CONTENT_LENGTH": "-1"}, nil, ErrContentLength},
+		{"bad length", map[string]string{"REQUEST_METHOD": "GET", "REQUEST_URI": "/", "CONTENT_LENGTH": "-1"}, nil, ErrContentLength},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,13 +23,14 @@ package nginx
 import (
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/ratelog"
+	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // Adapter is what auth handlers see in Request.Adapter. The content request
@@ -51,6 +52,12 @@ const (
 	HeaderScheme = "X-Original-Scheme"
 	HeaderIP     = "X-Real-Ip"
 	HeaderPort   = "X-Real-Port"
+	// HeaderLocation names the site location nginx matched (set from
+	// $anyhost_location): the check refuses a request the site matches to
+	// another, as the FastCGI side does with ANYHOST_LOCATION.
+	HeaderLocation = "X-Anyhost-Location"
+	// HeaderSecret carries the web server's secret (internal/secret).
+	HeaderSecret = secret.Header
 )
 
 // The reply headers nginx reads with auth_request_set.
@@ -62,7 +69,8 @@ const (
 // nginxHeaders are removed from what auth handlers see as the client's
 // headers: nginx put them there, the client did not send them (a client's own
 // header of the same name was replaced by nginx).
-var nginxHeaders = []string{HeaderMethod, HeaderURI, HeaderHost, HeaderProto, HeaderScheme, HeaderIP, HeaderPort}
+var nginxHeaders = []string{HeaderMethod, HeaderURI, HeaderHost, HeaderProto, HeaderScheme, HeaderIP, HeaderPort,
+	HeaderLocation, HeaderSecret}
 
 // AuthHandler answers nginx's auth_request subrequest: it rebuilds the
 // original request from the headers nginx set, matches its location, and runs
@@ -87,8 +95,12 @@ type AuthHandler struct {
 	// Site's location auth phases are run; SetSite replaces it.
 	Site *core.Site
 	Log  zerolog.Logger
+	// Secrets, when any are configured, must include the one nginx sends
+	// in X-Anyhost-Secret; a subrequest without it is refused (403).
+	Secrets *secret.Set
 
-	site atomic.Pointer[core.Site] // from SetSite; nil: Site
+	site     atomic.Pointer[core.Site] // from SetSite; nil: Site
+	refusals ratelog.Limiter
 }
 
 // SetSite replaces the site for subrequests that begin from now on; those
@@ -103,6 +115,14 @@ func (h *AuthHandler) current() *core.Site {
 }
 
 func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if h.Secrets.Configured() && !h.Secrets.Valid(oneHeader(req.Header, HeaderSecret)) {
+		if ok, more := h.refusals.Allow(); ok {
+			h.Log.Warn().Int("more_since_last_line", more).
+				Msg("nginx: auth check without the web server's secret refused (another local process, or an nginx configured without `--secret-dir`)")
+		}
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
 	r, err := h.request(req)
 	if err != "" {
 		h.Log.Error().Str("problem", err).Msg("nginx: malformed auth subrequest (check the generated auth location)")
@@ -110,6 +130,12 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	loc := h.current().Match(r.Path)
+	if named, ok := req.Header[HeaderLocation]; ok && (len(named) != 1 || core.LocationPrefix(named[0]) != loc.Prefix) {
+		h.Log.Error().Strs("nginx_location", named).Str("path", r.Path).Str("site_location", loc.Prefix).
+			Msg("nginx: the auth check names another location than the site matches: regenerate nginx's configuration from this site file")
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
 	if len(loc.Handlers[core.Access]) == 0 && len(loc.Handlers[core.Authn]) == 0 && len(loc.Handlers[core.Authz]) == 0 {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -144,6 +170,14 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// oneHeader is the header's value if it came exactly once, else "".
+func oneHeader(h http.Header, name string) string {
+	if v := h[name]; len(v) == 1 {
+		return v[0]
+	}
+	return ""
+}
+
 // request rebuilds the client's request from the subrequest; a non-empty
 // string says what is wrong.
 func (h *AuthHandler) request(req *http.Request) (*core.Request, string) {
@@ -170,23 +204,25 @@ func (h *AuthHandler) request(req *http.Request) (*core.Request, string) {
 		fields[i] = v
 	}
 	method, uri, host, proto, scheme, ip, port := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
-	rawPath, query, _ := strings.Cut(uri, "?")
-	p, err := url.PathUnescape(rawPath)
+	t, err := core.ParseTarget(uri)
 	if err != nil {
-		return nil, HeaderURI + " does not decode"
+		return nil, HeaderURI + ": " + err.Error()
 	}
 	header := req.Header.Clone()
 	for _, name := range nginxHeaders {
 		delete(header, name)
 	}
 	r := &core.Request{
-		Method: method, URI: uri, Path: core.CleanPath(p), RawQuery: query,
+		Method: method, URI: uri, Path: t.Path, RawQuery: t.RawQuery,
 		Proto: proto, Host: host, Scheme: strings.ToLower(scheme),
 		RemoteAddr: ip, Header: header, Body: http.NoBody,
 		Adapter: Adapter, Kind: core.Initial,
 	}
 	if r.Proto == "" {
 		r.Proto = "HTTP/1.0"
+	}
+	if t.Host != "" {
+		r.Host = t.Host // absolute-form names the host (RFC 9112 3.2.2)
 	}
 	if r.Host == "" {
 		r.Host = req.Host

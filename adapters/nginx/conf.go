@@ -3,12 +3,14 @@ package nginx
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/anyhost/anyhost/adapters/fastcgi"
 	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // AuthLocation is the internal location auth_request calls.
@@ -32,6 +34,25 @@ type ConfOptions struct {
 	User string
 	// WorkerProcesses of a full config. Default 2.
 	WorkerProcesses int
+	// SecretDir is the directory `anyhost secret new` wrote: its
+	// SecretFile is included in every location, so both sockets see the
+	// secret with each request and the responder believes the user the
+	// auth check found. Empty: no secret; the responder then believes no
+	// user and checks the credentials itself (a second check).
+	SecretDir string
+}
+
+// SecretFile is the snippet in a secret directory that nginx includes in
+// its locations (root-only, mode 0600; nginx reads it as root).
+const SecretFile = "nginx-secret.conf"
+
+// SecretSnippet is SecretFile's text for value: the FastCGI param for the
+// responder and the header for the auth socket. Literal values, never an
+// nginx variable, which SSI could echo.
+func SecretSnippet(value string) string {
+	return "# Written by `anyhost secret`: the secret nginx sends to `anyhost serve`. Keep it mode 0600, root.\n" +
+		"fastcgi_param " + secret.Param + " " + value + ";\n" +
+		"proxy_set_header " + secret.Header + " " + value + ";\n"
 }
 
 // Params are the FastCGI params every content location sends: our own list,
@@ -86,6 +107,17 @@ func Conf(o ConfOptions) (string, error) {
 		return "", err
 	}
 	limits := o.Site.Limits.WithDefaults()
+	var include string
+	if o.SecretDir != "" {
+		include = filepath.Join(o.SecretDir, SecretFile)
+		if !filepath.IsAbs(include) || !safeWord(include) {
+			return "", fmt.Errorf("nginx conf: secret directory %q must be an absolute path of plain characters", o.SecretDir)
+		}
+	}
+	anyAuth := false
+	for _, l := range locs {
+		anyAuth = anyAuth || l.auth
+	}
 
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -164,6 +196,9 @@ func Conf(o ConfOptions) (string, error) {
 		block := func(match string) {
 			p(i2+"location %s {", match)
 			if l.auth {
+				// For the auth subrequest, which shares the request's
+				// variables: the site location nginx matched.
+				p(i3+"set $anyhost_location %s;", quote(l.prefix))
 				p(i3+"auth_request %s;", AuthLocation)
 				p(i3 + "auth_request_set $anyhost_user $upstream_http_x_anyhost_user;")
 				p(i3 + "auth_request_set $anyhost_auth_type $upstream_http_x_anyhost_auth_type;")
@@ -173,7 +208,11 @@ func Conf(o ConfOptions) (string, error) {
 			for _, kv := range Params {
 				p(i3+"fastcgi_param %s %s;", kv[0], kv[1])
 			}
-			if l.auth {
+			p(i3+"fastcgi_param %s %s;", fastcgi.ParamLocation, quote(l.prefix))
+			if include != "" {
+				p(i3+"include %s;", include)
+			}
+			if l.auth && include != "" {
 				p(i3 + "fastcgi_param ANYHOST_USER $anyhost_user;")
 				p(i3 + "fastcgi_param ANYHOST_AUTH_TYPE $anyhost_auth_type;")
 				// auth_request ran this location's auth phases: the
@@ -206,6 +245,12 @@ func Conf(o ConfOptions) (string, error) {
 	p(i3+"proxy_set_header %s $scheme;", HeaderScheme)
 	p(i3+"proxy_set_header %s $remote_addr;", "X-Real-IP")
 	p(i3+"proxy_set_header %s $remote_port;", HeaderPort)
+	if anyAuth {
+		p(i3+"proxy_set_header %s $anyhost_location;", HeaderLocation)
+	}
+	if include != "" {
+		p(i3+"include %s;", include)
+	}
 	p(i2 + "}")
 	p(in + "}")
 	if o.Full {

@@ -14,6 +14,7 @@ import (
 	"github.com/anyhost/anyhost/adapters/fastcgi"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/listen"
+	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // Host serves a site to nginx: the FastCGI responder on FastCGI and the
@@ -29,6 +30,11 @@ type Host struct {
 	FastCGI, Auth string
 	// Socket sets the unix sockets' mode and group.
 	Socket listen.Options
+	// Secrets are the web server's secrets: with any, both sockets refuse
+	// requests that do not carry one, and the FastCGI responder believes
+	// the user nginx passes. Without, it believes no user and runs the
+	// auth phases itself.
+	Secrets *secret.Set
 	// ShutdownTimeout bounds the graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 	// Ready, if set, is called once both sockets listen.
@@ -81,8 +87,8 @@ func (h *Host) Run(ctx context.Context) error {
 	if h.next != nil {
 		site = h.next
 	}
-	fs := &fastcgi.Server{Site: site, Log: h.Log}
-	auth := &AuthHandler{Site: site, Log: h.Log}
+	fs := &fastcgi.Server{Site: site, Log: h.Log, Secrets: h.Secrets}
+	auth := &AuthHandler{Site: site, Log: h.Log, Secrets: h.Secrets}
 	h.fs, h.auth = fs, auth
 	h.mu.Unlock()
 	limits := site.Limits.WithDefaults()

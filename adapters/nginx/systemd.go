@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // UnitOptions says what Unit writes. The listen addresses and socket
@@ -30,6 +32,10 @@ type UnitOptions struct {
 	// ShutdownTimeout is how long in-flight requests may take to finish
 	// on stop. Default 30s.
 	ShutdownTimeout time.Duration
+	// SecretDir is the directory `anyhost secret new` wrote; its secret
+	// file (root-only) reaches the service as a systemd credential, so it
+	// need not be readable by User.
+	SecretDir string
 }
 
 // Unit writes a systemd service unit that runs `anyhost serve --adapter
@@ -79,6 +85,17 @@ func Unit(o UnitOptions) (string, error) {
 	}
 	args = append(args, "--socket-mode", fmt.Sprintf("%04o", o.SocketMode), "--socket-group", o.SocketGroup,
 		"--shutdown-timeout", o.ShutdownTimeout.String(), "--log-format", "json")
+	var credential string
+	if o.SecretDir != "" {
+		if !filepath.IsAbs(o.SecretDir) {
+			return "", fmt.Errorf("systemd unit: the secret directory must be an absolute path, got %q", o.SecretDir)
+		}
+		q, err := unitArg(filepath.Join(o.SecretDir, secret.File))
+		if err != nil {
+			return "", err
+		}
+		credential = "anyhost-secret:" + q
+	}
 	for i, a := range args {
 		q, err := unitArg(a)
 		if err != nil {
@@ -120,6 +137,12 @@ func Unit(o UnitOptions) (string, error) {
 	p("")
 	p("[Service]")
 	p("Type=exec")
+	if credential != "" {
+		// systemd copies the root-only file where only this service
+		// reads it; ExecStart expands the directory's variable.
+		p("LoadCredential=%s", credential)
+		args = append(args, "--secret", "file:${CREDENTIALS_DIRECTORY}/anyhost-secret")
+	}
 	p("ExecStart=%s", strings.Join(args, " "))
 	p("ExecReload=/bin/kill -HUP $MAINPID")
 	p("Restart=on-failure")

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Options for a unix socket; TCP ignores them.
@@ -21,6 +23,14 @@ type Options struct {
 	Mode os.FileMode
 	// Group owning the socket file; "" keeps the process's group.
 	Group string
+	// PeerUsers, if any, are the only users whose processes may connect
+	// (SO_PEERCRED, read at accept): a connection from any other is
+	// closed at once. An extra check beside the mode and the web server's
+	// secret, never instead of them: on Debian www-data runs nginx and
+	// Apache, but also PHP and CGI scripts.
+	PeerUsers []string
+	// Refused, if set, is told of each connection PeerUsers closed.
+	Refused func(uid uint32)
 }
 
 // Listen opens addr: "HOST:PORT", or "unix:/path". A socket file left by a
@@ -41,7 +51,69 @@ func Listen(addr string, o Options) (net.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
-	return ln, nil
+	if len(o.PeerUsers) == 0 {
+		return ln, nil
+	}
+	uids := map[uint32]bool{}
+	for _, name := range o.PeerUsers {
+		u, err := user.Lookup(name)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("socket peer: %w", err)
+		}
+		uid, err := strconv.ParseUint(u.Uid, 10, 32)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("socket peer %s: %w", name, err)
+		}
+		uids[uint32(uid)] = true
+	}
+	return &peerListener{Listener: ln, uids: uids, refused: o.Refused}, nil
+}
+
+// peerListener accepts only connections whose peer runs as one of uids.
+type peerListener struct {
+	net.Listener
+	uids    map[uint32]bool
+	refused func(uint32)
+}
+
+func (l *peerListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		uid, ok := peerUID(c)
+		if ok && l.uids[uid] {
+			return c, nil
+		}
+		c.Close()
+		if l.refused != nil {
+			l.refused(uid)
+		}
+	}
+}
+
+// peerUID is the user id of the process at the other end of a unix
+// socket connection.
+func peerUID(c net.Conn) (uint32, bool) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return 0, false
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil || cerr != nil {
+		return 0, false
+	}
+	return cred.Uid, true
 }
 
 func setOwnership(path string, o Options) error {

@@ -42,7 +42,7 @@ func apacheCommand() *cli.Command {
 				Usage: "print Apache configuration for a site: a fragment to Include, or with --full a complete httpd.conf",
 				UsageText: "anyhost apache conf --lib-dir DIR [--config FILE]\n" +
 					"anyhost apache conf --lib-dir DIR --full --root DIR2 [--listen 127.0.0.1:8081] [--mpm prefork] [--config FILE]\n" +
-					"anyhost apache conf --mode fastcgi --fastcgi 127.0.0.1:PORT [--full --root DIR2 ...] [--config FILE]",
+					"anyhost apache conf --mode fastcgi --fastcgi 127.0.0.1:PORT [--secret-dir DIR] [--full --root DIR2 ...] [--config FILE]",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "lib-dir", Usage: "where `anyhost apache build -o` put the module and library (required in inprocess mode)"},
 					&cli.StringFlag{Name: "mode", Value: apache.ModeInProcess, Usage: "inprocess (mod_anyhost loads the Go library) or fastcgi (mod_proxy_fcgi + mod_authnz_fcgi to `anyhost serve --adapter fastcgi`)"},
@@ -53,6 +53,7 @@ func apacheCommand() *cli.Command {
 					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8081", Usage: "with --full: Listen address"},
 					&cli.StringFlag{Name: "mpm", Value: "event", Usage: "with --full: event or prefork"},
 					&cli.IntFlag{Name: "go-max-procs", Usage: "AnyhostGoMaxProcs: GOMAXPROCS in each child (0: Go's default)"},
+					&cli.StringFlag{Name: "secret-dir", Usage: "with --mode fastcgi: the directory `anyhost secret new` wrote; Apache then proves itself to `serve --secret`, which believes the user it authenticated"},
 				},
 				Action: func(c *cli.Context) error {
 					site, err := loadCheckedSite(c.String("config"))
@@ -62,7 +63,7 @@ func apacheCommand() *cli.Command {
 					out, err := apache.Conf(apache.ConfOptions{
 						LibDir: c.String("lib-dir"), Site: site, Full: c.Bool("full"), Root: c.String("root"),
 						Listen: c.String("listen"), MPM: c.String("mpm"), GoMaxProcs: c.Int("go-max-procs"),
-						Mode: c.String("mode"), FastCGI: c.String("fastcgi"),
+						Mode: c.String("mode"), FastCGI: c.String("fastcgi"), SecretDir: c.String("secret-dir"),
 					})
 					if err != nil {
 						return cli.Exit("apache conf: "+err.Error(), 1)

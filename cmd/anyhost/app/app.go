@@ -33,6 +33,7 @@ func New() *cli.App {
 			htpasswdCommand(),
 			apacheCommand(),
 			nginxCommand(),
+			secretCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -19,7 +19,7 @@ func nginxCommand() *cli.Command {
 			Name: "conf",
 			Usage: "print nginx configuration: upstreams and a server{} to include in http{}, or with --full a " +
 				"complete nginx.conf; takes the same --listen/--auth-listen as `serve --adapter nginx`",
-			UsageText: "anyhost nginx conf --listen unix:FCGI.sock --auth-listen unix:AUTH.sock [--config FILE] [--server-listen ADDR]\n" +
+			UsageText: "anyhost nginx conf --listen unix:FCGI.sock --auth-listen unix:AUTH.sock [--secret-dir DIR] [--config FILE] [--server-listen ADDR]\n" +
 				"anyhost nginx conf ... --full --prefix DIR\n" +
 				"anyhost nginx conf ... --systemd [--socket-group www-data] [--service-user www-data] [--binary PATH]\n" +
 				"   (the unit follows the nginx configuration after a line starting with \"" + unitMarker + "\")",
@@ -36,6 +36,7 @@ func nginxCommand() *cli.Command {
 				&cli.StringFlag{Name: "service-user", Value: "www-data", Usage: "with --systemd: user the Go process runs as"},
 				&cli.StringFlag{Name: "binary", Usage: "with --systemd: the anyhost executable (default: this one)"},
 				&cli.DurationFlag{Name: "shutdown-timeout", Value: 30e9, Usage: "with --systemd: serve's --shutdown-timeout"},
+				&cli.StringFlag{Name: "secret-dir", Usage: "the directory `anyhost secret new` wrote: nginx proves itself to `serve --secret`, which then believes the user auth_request found"},
 			},
 			Action: func(c *cli.Context) error {
 				site, err := loadCheckedSite(c.String("config"))
@@ -45,6 +46,7 @@ func nginxCommand() *cli.Command {
 				out, err := nginx.Conf(nginx.ConfOptions{
 					Site: site, FastCGI: c.String("listen"), Auth: c.String("auth-listen"),
 					ServerListen: c.String("server-listen"), Full: c.Bool("full"), Prefix: c.String("prefix"),
+					SecretDir: c.String("secret-dir"),
 				})
 				if err != nil {
 					return cli.Exit("nginx conf: "+err.Error(), 1)
@@ -86,9 +88,15 @@ func systemdUnit(c *cli.Context) (string, error) {
 			return "", err
 		}
 	}
+	secretDir := c.String("secret-dir")
+	if secretDir != "" {
+		if secretDir, err = filepath.Abs(secretDir); err != nil {
+			return "", err
+		}
+	}
 	return nginx.Unit(nginx.UnitOptions{
 		Binary: bin, Config: config, FastCGI: c.String("listen"), Auth: c.String("auth-listen"),
 		SocketMode: mode.Mode, SocketGroup: mode.Group, User: c.String("service-user"),
-		ShutdownTimeout: c.Duration("shutdown-timeout"),
+		ShutdownTimeout: c.Duration("shutdown-timeout"), SecretDir: secretDir,
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // siteSetter is a host whose site can be replaced while it serves.
@@ -26,6 +27,11 @@ type reloader struct {
 	// grace is how long a replaced site stays open for the requests still
 	// using it before its pools (LDAP, SQL, Redis) are closed.
 	grace time.Duration
+
+	// secrets, when set, are re-read from secretRefs on every reload
+	// (rotation: the new secret beside the previous one).
+	secrets    *secret.Set
+	secretRefs []string
 
 	mu   sync.Mutex
 	site *core.Site // the one serving
@@ -46,6 +52,14 @@ func (rl *reloader) start(ctx context.Context, host siteSetter) {
 }
 
 func (rl *reloader) reload(host siteSetter) {
+	if len(rl.secretRefs) > 0 {
+		if values, err := secret.Load(rl.secretRefs, "."); err != nil {
+			rl.log.Error().Err(err).Msg("reload: the secrets did not load: still accepting the previous ones")
+		} else {
+			rl.secrets.Replace(values)
+			rl.log.Info().Int("secrets", len(values)).Msg("reloaded the web server's secrets")
+		}
+	}
 	site, err := loadSite(rl.path)
 	if err != nil {
 		rl.log.Error().Err(err).Str("config", rl.path).Msg("reload failed: still serving the previous site")

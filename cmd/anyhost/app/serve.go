@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"sort"
@@ -20,6 +21,8 @@ import (
 	"github.com/anyhost/anyhost/adapters/standalone"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/listen"
+	"github.com/anyhost/anyhost/internal/ratelog"
+	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // adapter runs a site on one kind of host until ctx ends; it hands its
@@ -61,6 +64,10 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "socket-mode", Value: "0660", Usage: "mode of a unix socket (--listen unix:PATH)"},
 			&cli.StringFlag{Name: "socket-group", Usage: "group of a unix socket, to let the web server's user in"},
 			&cli.StringFlag{Name: "auth-listen", Usage: "--adapter nginx: the auth_request endpoint, unix:/path (HTTP)"},
+			&cli.StringSliceFlag{Name: "secret", Usage: "--adapter fastcgi|nginx: file:PATH or env:NAME holding the web server's secret " +
+				"(one per line: current, then previous; re-read on SIGHUP; see `anyhost secret`); repeatable"},
+			&cli.StringSliceFlag{Name: "socket-peer", Usage: "only this user may connect to the unix sockets (SO_PEERCRED), " +
+				"in addition to the socket's mode and the secret; repeatable"},
 		),
 		Action: func(c *cli.Context) error {
 			a, ok := adapters[c.String("adapter")]
@@ -83,6 +90,14 @@ func serveCommand() *cli.Command {
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			rl := &reloader{path: c.String("config"), hup: hup, log: log, site: site, grace: c.Duration("shutdown-timeout")}
+			if refs := c.StringSlice("secret"); len(refs) > 0 {
+				values, err := secret.Load(refs, ".")
+				if err != nil {
+					return cli.Exit("--secret: "+err.Error(), 1)
+				}
+				rl.secrets, rl.secretRefs = new(secret.Set), refs
+				rl.secrets.Replace(values)
+			}
 			err = a.run(ctx, c, site, log, rl)
 			rl.close()
 			if err != nil {
@@ -106,7 +121,7 @@ func runStandalone(ctx context.Context, c *cli.Context, site *core.Site, log zer
 	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
-	sock, err := socketOptions(c)
+	sock, err := serveSocketOptions(c, log)
 	if err != nil {
 		return err
 	}
@@ -162,16 +177,55 @@ func socketOptions(c *cli.Context) (listen.Options, error) {
 	return listen.Options{Mode: os.FileMode(mode), Group: c.String("socket-group")}, nil
 }
 
-func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger, rl *reloader) error {
-	sock, err := socketOptions(c)
+// serveSocketOptions are socketOptions with serve's --socket-peer users.
+func serveSocketOptions(c *cli.Context, log zerolog.Logger) (listen.Options, error) {
+	o, err := socketOptions(c)
+	o.PeerUsers = c.StringSlice("socket-peer")
+	var refusals ratelog.Limiter
+	o.Refused = func(uid uint32) {
+		if ok, more := refusals.Allow(); ok {
+			log.Warn().Uint32("uid", uid).Int("more_since_last_line", more).Msg("connection from a user not in --socket-peer closed")
+		}
+	}
+	return o, err
+}
+
+// needSecret refuses to listen where any host of the network could send
+// requests claiming a user unless a secret proves the web server: a TCP
+// address other than loopback. On loopback every local user still can,
+// which the secret (or a unix socket's mode) answers; the README's
+// security model says so.
+func needSecret(addr, flag string, rl *reloader) error {
+	if rl.secrets.Configured() || strings.HasPrefix(addr, "unix:") {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s %s: a FastCGI socket reachable from other hosts needs --secret (see `anyhost secret new`): "+
+		"anyone who reaches it could claim any user", flag, addr)
+}
+
+func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger, rl *reloader) error {
+	sock, err := serveSocketOptions(c, log)
+	if err != nil {
+		return err
+	}
+	if err := needSecret(c.String("listen"), "--listen", rl); err != nil {
 		return err
 	}
 	ln, err := listen.Listen(c.String("listen"), sock)
 	if err != nil {
 		return err
 	}
-	srv := &fastcgi.Server{Site: site, Log: log}
+	srv := &fastcgi.Server{Site: site, Log: log, Secrets: rl.secrets}
 	rl.start(ctx, srv)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -194,16 +248,21 @@ func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolo
 }
 
 func runNginx(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger, rl *reloader) error {
-	sock, err := socketOptions(c)
+	sock, err := serveSocketOptions(c, log)
 	if err != nil {
 		return err
 	}
 	if c.String("auth-listen") == "" {
 		return fmt.Errorf("--adapter nginx needs --auth-listen unix:/path for the auth_request endpoint")
 	}
+	for _, f := range []string{"listen", "auth-listen"} {
+		if err := needSecret(c.String(f), "--"+f, rl); err != nil {
+			return err
+		}
+	}
 	h := &nginx.Host{
 		Site: site, Log: log, FastCGI: c.String("listen"), Auth: c.String("auth-listen"),
-		Socket: sock, ShutdownTimeout: c.Duration("shutdown-timeout"),
+		Socket: sock, ShutdownTimeout: c.Duration("shutdown-timeout"), Secrets: rl.secrets,
 	}
 	rl.start(ctx, h)
 	return h.Run(ctx)

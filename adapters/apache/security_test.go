@@ -1,0 +1,88 @@
+package apache_test
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/internal/testhost"
+)
+
+// adminSite is the site of the security regressions: "/" needs any user,
+// "/admin" user admin; both serve a net/http ServeMux (demo.mux) that has
+// its own /admin/ page, as a mounted net/http application would.
+const adminSite = `
+[[location]]
+path = "/"
+content = ["demo.mux"]
+  [location.auth]
+  realm = "r"
+  providers = ["demo.users"]
+  require = ["valid-user"]
+
+[[location]]
+path = "/admin"
+content = ["demo.mux"]
+  [location.auth]
+  realm = "r"
+  providers = ["demo.users"]
+  require = ["user admin"]
+`
+
+func rawGet(target, authorization string) string {
+	req := "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+	if authorization != "" {
+		req += "Authorization: " + authorization + "\r\n"
+	}
+	return req + "\r\n"
+}
+
+var demoBasic = "Basic " + base64.StdEncoding.EncodeToString([]byte("demo:demo"))
+
+// Regression (security): an absolute-form target reached the FastCGI side as
+// REQUEST_URI=http://127.0.0.1/admin/, which the CGI translation made the
+// path /http:/127.0.0.1/admin/: the authorizer checked "/" (valid-user)
+// while the net/http view routed /admin/, and user demo read the admin page.
+func TestDaemonAbsoluteFormTargetCannotReachAdmin(t *testing.T) {
+	site := writeSite(t, adminSite)
+	h := startFastCGIApacheSite(t, site, site)
+	r := testhost.Raw(t, h.Addr, rawGet("/admin/", demoBasic))
+	require.Equal(t, http.StatusForbidden, r.Status, "origin-form: demo is not admin; body %s", r.Body)
+	for _, target := range []string{"http://127.0.0.1/admin/", "http://127.0.0.1/admin/x", "HTTP://localhost/admin/",
+		"https://127.0.0.1/admin/", "http://127.0.0.1:1/x/../admin/", "http://other.example/admin/?a=1"} {
+		r := testhost.Raw(t, h.Addr, rawGet(target, demoBasic))
+		assert.Contains(t, []int{http.StatusForbidden, http.StatusBadRequest}, r.Status, "%s: body %s", target, r.Body)
+		assert.NotContains(t, string(r.Body), "admin area", target)
+	}
+	// The same form on a location demo may read: what origin-form gives.
+	r = testhost.Raw(t, h.Addr, rawGet("http://127.0.0.1/x", demoBasic))
+	assert.Equal(t, http.StatusOK, r.Status, "body %s", r.Body)
+	assert.Equal(t, "mux root: /x", string(r.Body))
+}
+
+// Regression (security): a query over ~16 KiB made mod_authnz_fcgi drop
+// REQUEST_URI (AH02499), the authorizer checked "/" and granted demo, and
+// the responder re-derived /admin/ from SCRIPT_NAME+PATH_INFO and believed
+// ANYHOST_AUTH_DONE: 200 for demo on an admin-only location.
+func TestDaemonLongQueryCannotReachAdmin(t *testing.T) {
+	site := writeSite(t, adminSite)
+	h := startFastCGIApacheSite(t, site, site)
+	for _, n := range []int{7 << 10, 17 << 10, 40 << 10} {
+		target := "/admin/?q=" + strings.Repeat("a", n)
+		r := testhost.Raw(t, h.Addr, rawGet(target, demoBasic))
+		assert.Contains(t, []int{http.StatusForbidden, http.StatusRequestURITooLong, http.StatusBadRequest}, r.Status,
+			"%d-byte query: body %.200s", n, r.Body)
+		assert.NotContains(t, string(r.Body), "admin area")
+	}
+	// A long Cookie, also dropped by the FastCGI modules past 16 KiB, is
+	// refused by Apache's own header limit before it gets there.
+	req := "GET /admin/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: " + demoBasic +
+		"\r\nCookie: c=" + strings.Repeat("b", 17<<10) + "\r\n\r\n"
+	r := testhost.Raw(t, h.Addr, req)
+	assert.Contains(t, []int{http.StatusForbidden, http.StatusBadRequest}, r.Status, "body %.200s", r.Body)
+	assert.NotContains(t, string(r.Body), "admin area")
+}

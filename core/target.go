@@ -1,0 +1,155 @@
+package core
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+)
+
+// Target is a request target reduced to what a site dispatches on. It is
+// the one parse of a target every host uses (RFC 9112 section 3.2), so the
+// path auth is decided on is the path content sees, also through the
+// *http.Request view.
+type Target struct {
+	// Path is the %-decoded path with dot segments and repeated slashes
+	// removed (CleanPath): what locations match.
+	Path string
+	// RawPath is the path's escaped form, cleaned the same way, when it
+	// differs from the default encoding of Path (url.URL.RawPath); "" when
+	// the default encoding says the same or no escaped form decodes to Path.
+	RawPath string
+	// RawQuery is the query without '?', still %-encoded.
+	RawQuery string
+	// Host is the authority of an absolute-form target, which replaces the
+	// Host header (RFC 9112 3.2.2); "" for origin-form.
+	Host string
+}
+
+// Errors from ParseTarget; hosts answer them with 400.
+var (
+	// ErrTargetForm is a target that is neither origin-form ("/p?q") nor
+	// absolute-form ("http://host/p?q"): authority-form (CONNECT) and "*"
+	// (OPTIONS) name no resource of a site.
+	ErrTargetForm = errors.New("anyhost: request target is not origin-form or absolute-form")
+	// ErrTargetEncoding is a target with a malformed %-escape, a fragment,
+	// or a control character (raw or %-encoded, %00 included).
+	ErrTargetEncoding = errors.New("anyhost: request target does not decode to a path")
+)
+
+// ParseTarget parses a request target as sent on the request line (CGI's
+// REQUEST_URI). Absolute-form is reduced to its path and query, as net/http
+// does, and its authority is returned as Host.
+func ParseTarget(target string) (Target, error) {
+	var t Target
+	if target == "" {
+		return t, ErrTargetForm
+	}
+	if target[0] != '/' {
+		rest, host, ok := cutAbsolute(target)
+		if !ok {
+			return t, ErrTargetForm
+		}
+		t.Host = host
+		target = rest
+		if target == "" || target[0] == '?' {
+			target = "/" + target
+		}
+	}
+	raw, query, _ := strings.Cut(target, "?")
+	for i := 0; i < len(target); i++ {
+		// A fragment is never sent (RFC 9112 3.2.1); hosts disagree on
+		// where one would end the path, so none is accepted.
+		if c := target[i]; c < 0x20 || c == 0x7f || c == '#' {
+			return t, ErrTargetEncoding
+		}
+	}
+	decoded, err := url.PathUnescape(raw)
+	if err != nil {
+		return t, ErrTargetEncoding
+	}
+	if len(decoded) != len(raw) {
+		for i := 0; i < len(decoded); i++ {
+			if c := decoded[i]; c < 0x20 || c == 0x7f {
+				return t, ErrTargetEncoding
+			}
+		}
+	}
+	t.Path = CleanPath(decoded)
+	t.RawQuery = query
+	if strings.IndexByte(raw, '%') >= 0 {
+		t.RawPath = cleanRawPath(raw, t.Path)
+	}
+	return t, nil
+}
+
+// cutAbsolute splits an absolute-form target into what follows its
+// authority and the authority itself.
+func cutAbsolute(target string) (rest, host string, ok bool) {
+	scheme, after, found := strings.Cut(target, "://")
+	if !found || scheme == "" || !isScheme(scheme) {
+		return "", "", false
+	}
+	end := strings.IndexAny(after, "/?")
+	if end < 0 {
+		end = len(after)
+	}
+	host, rest = after[:end], after[end:]
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		host = host[i+1:] // userinfo is not part of the host
+	}
+	if host == "" {
+		return "", "", false
+	}
+	return rest, host, true
+}
+
+func isScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// cleanRawPath removes dot segments (also %-encoded ones) and empty
+// segments from an escaped path, as CleanPath does to the decoded one. The
+// result is kept only if it decodes to path: an encoded slash inside a
+// segment makes the two disagree, and then the default encoding of path is
+// the truth.
+func cleanRawPath(raw, path string) string {
+	var out []string
+	segs := strings.Split(raw, "/")
+	for i, seg := range segs {
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			return ""
+		}
+		switch {
+		case dec == "." || dec == "" && i < len(segs)-1:
+		case dec == "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	clean := "/" + strings.Join(out, "/")
+	if dec, err := url.PathUnescape(clean); err != nil || dec != path {
+		return ""
+	}
+	if (&url.URL{Path: path}).EscapedPath() == clean {
+		return ""
+	}
+	return clean
+}
+
+// URL is the target as net/http presents an origin-form request's URL.
+func (t Target) URL() *url.URL {
+	return &url.URL{Path: t.Path, RawPath: t.RawPath, RawQuery: t.RawQuery}
+}
