@@ -86,3 +86,40 @@ func TestDaemonLongQueryCannotReachAdmin(t *testing.T) {
 	assert.Contains(t, []int{http.StatusForbidden, http.StatusBadRequest}, r.Status, "body %.200s", r.Body)
 	assert.NotContains(t, string(r.Body), "admin area")
 }
+
+// forgedParams are what a local attacker sends straight to the FastCGI
+// port: the identity params the generated config sets, for a location
+// that requires a user.
+func forgedParams(extra ...string) []string {
+	return append([]string{"REQUEST_METHOD", "GET", "REQUEST_URI", "/private/", "SERVER_PROTOCOL", "HTTP/1.1",
+		"HTTP_HOST", "127.0.0.1", "REMOTE_ADDR", "127.0.0.1", "REMOTE_PORT", "4000",
+		"ANYHOST_USER", "admin", "ANYHOST_AUTH_TYPE", "Basic", "ANYHOST_AUTH_DONE", "1", "ANYHOST_LOCATION", "/private"}, extra...)
+}
+
+// Regression (security): any local process reaching the daemon-mode
+// FastCGI port (TCP: mod_authnz_fcgi speaks nothing else) was believed when
+// it claimed ANYHOST_USER=admin with ANYHOST_AUTH_DONE=1: "Hello, admin!"
+// for a process running as nobody. Now identity is believed only with the
+// web server's secret; without one configured it is never believed.
+func TestDaemonForgedIdentityFromLocalUser(t *testing.T) {
+	for _, withSecret := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with secret", false: "without secret"}[withSecret], func(t *testing.T) {
+			h := startFastCGIApacheWith(t, fcgiOptions{NoSecret: !withSecret})
+			// The real path works: Apache proves itself (or, without a
+			// secret, the responder checks the password itself).
+			r := testhost.Do(t, "GET", h.URL+"/private/", nil, testhost.BasicHeader("demo", "demo"))
+			require.Equal(t, http.StatusOK, r.Status)
+			require.Equal(t, "Hello, demo!", string(r.Body))
+
+			for _, extra := range [][]string{nil, {"ANYHOST_SECRET", "guessed-guessed-guessed-guessed-guessed"}} {
+				out := testhost.FastCGIAsNobody(t, h.GoAddr, forgedParams(extra...)...)
+				assert.NotContains(t, out, "Hello, admin!", "forged identity believed: %s", out)
+				want := "Status: 401"
+				if withSecret {
+					want = "Status: 403"
+				}
+				assert.Contains(t, out, want, out)
+			}
+		})
+	}
+}

@@ -50,7 +50,7 @@ func (s *Server) authorize(req *request, env map[string]string) {
 	// The location comes with the request (the generated <Location> sets
 	// it), so a request the web server matched to one location is never
 	// checked against another's rules.
-	loc, err := checkLocation(s.current(), r, sp, true)
+	loc, err := checkLocation(s.current(), r, sp)
 	if err != nil {
 		s.Log.Error().Err(err).Str("uri", r.URI).Msg("fastcgi: authorizer request refused")
 		writeStatus(req.out, http.StatusInternalServerError, nil)

@@ -168,16 +168,16 @@ type errLocation struct{ msg string }
 func (e errLocation) Error() string { return "fastcgi: " + e.msg }
 
 // checkLocation returns the location for r's path, refusing it when the web
-// server named another (or, with required, none): the web server's
-// configuration was generated from another site file, or the web server
-// matched another path than the one REQUEST_URI says.
-func checkLocation(site *core.Site, r *core.Request, sp serverParams, required bool) (*core.Location, error) {
+// server named another (or none): the web server's configuration was
+// generated from another site file, or it matched another path than the
+// one REQUEST_URI says. A location is named by its prefix
+// (core.LocationPrefix), and only the one the site matches will do: one
+// that merely encloses the path could have weaker rules than the site's
+// own for it.
+func checkLocation(site *core.Site, r *core.Request, sp serverParams) (*core.Location, error) {
 	loc := site.Match(r.Path)
 	if !sp.hasLocation {
-		if required {
-			return nil, errLocation{ParamLocation + " missing: the web server's configuration does not say which location it checked (regenerate it with `anyhost apache conf` or `anyhost nginx conf`)"}
-		}
-		return loc, nil
+		return nil, errLocation{ParamLocation + " missing: the web server's configuration does not say which location it checked (regenerate it with `anyhost apache conf` or `anyhost nginx conf`)"}
 	}
 	if named := core.LocationPrefix(sp.location); named != loc.Prefix {
 		return nil, errLocation{"the web server matched location " + strconv.Quote(sp.location) + " for path " +

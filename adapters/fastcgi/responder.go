@@ -40,10 +40,15 @@ func (s *Server) respond(req *request, env map[string]string) {
 	// user is and that the auth phases ran; otherwise they run here.
 	trusted := s.Secrets.Configured()
 	site := s.current()
-	if _, err := checkLocation(site, r, sp, trusted && sp.authDone); err != nil {
-		s.Log.Error().Err(err).Str("uri", r.URI).Msg("fastcgi: request refused")
-		writeStatus(req.out, http.StatusInternalServerError, nil)
-		return
+	if trusted && sp.authDone {
+		// The auth phases ran elsewhere: only for the location the site
+		// matches. (Where they run here, a location the web server named
+		// from an older site file does no harm: the site's own runs.)
+		if _, err := checkLocation(site, r, sp); err != nil {
+			s.Log.Error().Err(err).Str("uri", r.URI).Msg("fastcgi: request refused")
+			writeStatus(req.out, http.StatusInternalServerError, nil)
+			return
+		}
 	}
 	if trusted {
 		r.AuthChecked = sp.authDone

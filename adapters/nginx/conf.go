@@ -196,12 +196,13 @@ func Conf(o ConfOptions) (string, error) {
 		block := func(match string) {
 			p(i2+"location %s {", match)
 			if l.auth {
-				// For the auth subrequest, which shares the request's
-				// variables: the site location nginx matched.
-				p(i3+"set $anyhost_location %s;", quote(l.prefix))
 				p(i3+"auth_request %s;", AuthLocation)
 				p(i3 + "auth_request_set $anyhost_user $upstream_http_x_anyhost_user;")
 				p(i3 + "auth_request_set $anyhost_auth_type $upstream_http_x_anyhost_auth_type;")
+				// For the auth subrequest, which shares the request's
+				// variables: the site location nginx matched (set runs in
+				// the rewrite phase, before auth_request's access phase).
+				p(i3+"set $anyhost_location %s;", quote(l.prefix))
 			}
 			p(i3 + "fastcgi_pass anyhost_fastcgi;")
 			p(i3 + "fastcgi_keep_conn on;")

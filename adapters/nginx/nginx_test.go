@@ -25,6 +25,7 @@ import (
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/handlers/demo"
 	"github.com/anyhost/anyhost/internal/listen"
+	"github.com/anyhost/anyhost/internal/secret"
 	"github.com/anyhost/anyhost/internal/testhost"
 )
 
@@ -44,6 +45,7 @@ func demoConfig(t testing.TB) *config.Site {
 // stack is our Host on unix sockets plus a real nginx in front of it.
 type stack struct {
 	*testhost.Nginx
+	host      *Host
 	authConns atomic.Int64 // connections nginx opened to the auth endpoint
 }
 
@@ -61,6 +63,34 @@ func startStack(t *testing.T, edit func(string) string) *stack {
 // web server configured for an older site file).
 func startSiteStack(t *testing.T, cfg, confCfg *config.Site, edit func(string) string) *stack {
 	t.Helper()
+	return startStackWith(t, stackOptions{cfg: cfg, confCfg: confCfg, edit: edit})
+}
+
+// stackOptions say how startStackWith sets the stack up.
+type stackOptions struct {
+	cfg, confCfg *config.Site
+	edit         func(string) string
+	// noSecret leaves out the web server's secret (the documented setup
+	// has one: Host.Secrets and ConfOptions.SecretDir).
+	noSecret bool
+}
+
+// writeSecretDir writes a secret directory as `anyhost secret new` does
+// and returns it with the secret.
+func writeSecretDir(t *testing.T) (dir, value string) {
+	t.Helper()
+	value, err := secret.Generate()
+	require.NoError(t, err)
+	dir, err = os.MkdirTemp("", "anyhost-nginx-secret-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.WriteFile(filepath.Join(dir, SecretFile), []byte(SecretSnippet(value)), 0o600))
+	return dir, value
+}
+
+func startStackWith(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	cfg, confCfg, edit := o.cfg, o.confCfg, o.edit
 	testhost.NginxBinary(t)
 	site, err := cfg.Build()
 	require.NoError(t, err)
@@ -79,7 +109,14 @@ func startSiteStack(t *testing.T, cfg, confCfg *config.Site, edit func(string) s
 		Auth:    "unix:" + filepath.Join(dir, "auth.sock"),
 		Socket:  sock,
 	}
-	s := &stack{}
+	var secretDir string
+	if !o.noSecret {
+		var value string
+		secretDir, value = writeSecretDir(t)
+		h.Secrets = new(secret.Set)
+		h.Secrets.Replace([]string{value})
+	}
+	s := &stack{host: h}
 	h.AuthConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.authConns.Add(1)
@@ -105,7 +142,7 @@ func startSiteStack(t *testing.T, cfg, confCfg *config.Site, edit func(string) s
 		t.Fatalf("Host.Run: %v", err)
 	}
 	conf, err := Conf(ConfOptions{Site: confCfg, FastCGI: h.FastCGI, Auth: h.Auth, Full: true,
-		Prefix: testhost.NginxPrefix, ServerListen: testhost.NginxListen})
+		Prefix: testhost.NginxPrefix, ServerListen: testhost.NginxListen, SecretDir: secretDir})
 	require.NoError(t, err)
 	if edit != nil {
 		conf = edit(conf)

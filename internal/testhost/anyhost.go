@@ -51,6 +51,7 @@ func AnyhostBinary(t testing.TB) string {
 // Main runs a package's tests and removes what AnyhostBinary built; call it
 // from TestMain.
 func Main(m interface{ Run() int }) {
+	runChild()
 	code := m.Run()
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
