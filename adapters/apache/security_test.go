@@ -1,14 +1,21 @@
 package apache_test
 
 import (
+	"bufio"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/anyhost/anyhost/handlers/demo"
 	"github.com/anyhost/anyhost/internal/testhost"
 )
 
@@ -120,6 +127,49 @@ func TestDaemonForgedIdentityFromLocalUser(t *testing.T) {
 				}
 				assert.Contains(t, out, want, out)
 			}
+		})
+	}
+}
+
+// Regression (security): in-process, the strings handed to handlers
+// (method, path, headers, notes, the net/http view) were views of the
+// record mod_anyhost packs in Apache's request pool, reused for the next
+// request: a handler that kept them (WebDAV lock tokens in
+// golang.org/x/net/webdav) later read other requests' bytes. demo.retain
+// keeps every string of every request and, asked with ?check, reports
+// whether any changed; all requests go over one connection, so one child
+// serves them all, reusing its pool memory request after request.
+func TestInProcessKeptStringsStayValid(t *testing.T) {
+	site := writeSite(t, "[[location]]\npath = \"/retain\"\ncontent = [\"demo.retain\"]\n")
+	for _, mpm := range []string{"event", "prefork"} {
+		t.Run(mpm, func(t *testing.T) {
+			a := testhost.StartApache(t, testhost.ApacheOptions{MPM: mpm, SiteFile: site, Extra: "MaxKeepAliveRequests 0\n"})
+			c, err := net.DialTimeout("tcp", a.Addr, 5*time.Second)
+			require.NoError(t, err)
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			br := bufio.NewReader(c)
+			get := func(target string, header string) testhost.Response {
+				_, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", target, header)
+				require.NoError(t, err)
+				resp, err := http.ReadResponse(br, nil)
+				require.NoError(t, err)
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				require.NoError(t, err)
+				return testhost.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+			}
+			for i := range 400 {
+				r := get(fmt.Sprintf("/retain/item-%d?n=%d", i, i),
+					fmt.Sprintf("If: (<opaquelocktoken:%08x-%d>)\r\nX-Filler-%d: %s\r\n", i*7919, i, i%9, strings.Repeat(string(rune('a'+i%26)), 50+i%200)))
+				require.Equal(t, http.StatusOK, r.Status, "request %d: %s", i, r.Body)
+			}
+			r := get("/retain?check", "")
+			require.Equal(t, http.StatusOK, r.Status)
+			var rep demo.RetainReport
+			require.NoError(t, json.Unmarshal(r.Body, &rep), "%s", r.Body)
+			assert.Greater(t, rep.Kept, 4000, "the handler kept the strings of all 400 requests")
+			assert.Zero(t, rep.Changed, "kept strings changed after their request ended, e.g. %q", rep.Example)
 		})
 	}
 }

@@ -200,7 +200,8 @@ func anyhost_authz(r unsafe.Pointer, rule *C.char, rlen C.long, req *C.char, req
 		lib.keep(st, state, !had)
 		return 3
 	}
-	rc = C.int(lib.authorize(st, unsafe.String((*byte)(unsafe.Pointer(rule)), int(rlen))))
+	// A copy: the rule is Apache's memory, and may become a cache key.
+	rc = C.int(lib.authorize(st, string(bytesOf(rule, rlen))))
 	lib.keep(st, state, !had)
 	return rc
 }

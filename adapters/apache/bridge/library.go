@@ -215,7 +215,7 @@ func (lib *library) authorize(st *reqState, line string) int {
 			r.Log().Error().Err(err).Str("require", line).Msg("Require anyhost")
 			return authzError
 		}
-		rq, _ = lib.rules.LoadOrStore(strings.Clone(line), parsed)
+		rq, _ = lib.rules.LoadOrStore(line, parsed)
 	}
 	if r.Identity != nil && r.Identity.User != r.User {
 		r.Identity = nil // established for another user: not ours to use

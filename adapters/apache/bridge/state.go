@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -50,9 +51,16 @@ func newState(lib *library) *reqState {
 
 // fill reads this call's request record into st.req. Apache modules may have
 // changed anything since the last phase, so everything is read again.
+//
+// rec is Apache's memory (the request pool, reused once the request ends),
+// so it is copied into Go memory first, in one allocation per call: every
+// string a handler is given (method, path, header values, notes) is then a
+// view of that copy, which the garbage collector keeps for as long as any
+// of them lives. Handlers may keep them (a map key, a lock token, a late log
+// line), as Go strings promise.
 func (st *reqState) fill(r unsafe.Pointer, rec []byte) error {
 	st.r = r
-	st.rd.Reset(rec)
+	st.rd.Reset(bytes.Clone(rec))
 	st.rd.ReadRequest(&st.in)
 	clear(st.header)
 	st.vals = st.vals[:0]
@@ -103,7 +111,7 @@ func (st *reqState) fetchEnv() map[string]string {
 	st.envLoaded = true
 	env := map[string]string{}
 	var rd wire.Reader
-	rd.Reset(st.lib.host.env(st.r))
+	rd.Reset(bytes.Clone(st.lib.host.env(st.r))) // Apache's pool: copied, as in fill
 	rd.Pairs(func(k, v string) { env[k] = v })
 	return env
 }

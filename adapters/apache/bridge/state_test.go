@@ -66,9 +66,12 @@ func TestContentPhaseRecord(t *testing.T) {
 	st.reset()
 }
 
-// The in-process path must not allocate per request: allocations wake
-// Go's GC, and every wake-up is a context switch inside an Apache child.
-func TestContentPhaseAllocatesNothing(t *testing.T) {
+// The in-process path allocates once per call: the copy of Apache's record
+// that every string handed to handlers is a view of. More would wake Go's
+// GC more often, and every wake-up is a context switch inside an Apache
+// child. This is the baseline the performance work keeps (issue 9: before
+// the copy it was 0, with strings over Apache's pool).
+func TestContentPhaseAllocatesOnce(t *testing.T) {
 	lib := helloLibrary(t)
 	rec := record("/hello", "Accept", "*/*", "User-Agent", "wrk", "Host", "x")
 	ids := []int32{0}
@@ -88,7 +91,29 @@ func TestContentPhaseAllocatesNothing(t *testing.T) {
 		// make test runs this test again without -race to count.
 		return
 	}
-	assert.Zero(t, allocs)
+	assert.Equal(t, 1.0, allocs)
+}
+
+// Regression (security): strings handed to handlers were views of the
+// record in Apache's request pool, which Apache reuses for later requests:
+// a handler that kept one read other requests' bytes.
+func TestKeptStringsOutliveTheRecord(t *testing.T) {
+	lib := helloLibrary(t)
+	rec := record("/lock/token-1", "If", "(<opaquelocktoken:1234>)", "X-Note", "kept")
+	st := lib.pool.Get().(*reqState)
+	require.NoError(t, st.fill(nil, rec))
+	method, path, uri, ifHeader := st.req.Method, st.req.Path, st.req.URI, st.req.Header.Get("If")
+	view := st.req.HTTPRequest().URL.Path
+	st.reset()
+	lib.pool.Put(st)
+	for i := range rec {
+		rec[i] = 'X' // what Apache does with the pool's memory next
+	}
+	assert.Equal(t, "GET", method)
+	assert.Equal(t, "/lock/token-1", path)
+	assert.Equal(t, "/lock/token-1", uri)
+	assert.Equal(t, "/lock/token-1", view)
+	assert.Equal(t, "(<opaquelocktoken:1234>)", ifHeader)
 }
 
 func BenchmarkContentPhase(b *testing.B) {

@@ -13,8 +13,10 @@ import (
 // ErrTruncated reports a record shorter than its contents say.
 var ErrTruncated = errors.New("anyhost bridge: truncated record")
 
-// Reader reads a record. Strings it returns share the record's memory, which
-// on Apache is the request pool: valid until the request ends, never after.
+// Reader reads a record. Strings it returns share the record's memory, so
+// it must be given memory that is never written again: Go memory, never
+// Apache's request pool, which is reused once the request ends (the bridge
+// copies the record first).
 type Reader struct {
 	b   []byte
 	err error
