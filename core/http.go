@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -188,6 +189,8 @@ func StatusForError(err error) Status {
 	switch {
 	case errors.As(err, &tooLarge), errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrBodyTimeout), errors.Is(err, os.ErrDeadlineExceeded):
+		return http.StatusRequestTimeout
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, http.ErrLineTooLong),
 		strings.Contains(err.Error(), "chunk"): // net/http's chunked-reader errors are unexported
 		return http.StatusBadRequest
@@ -198,6 +201,10 @@ func StatusForError(err error) Status {
 // ErrBodyTooLarge is returned by body readers of hosts that enforce the body
 // limit themselves.
 var ErrBodyTooLarge = errors.New("anyhost: request body too large")
+
+// ErrBodyTimeout is returned by body readers of hosts when the rest of the
+// body did not arrive in time (StatusForError: 408).
+var ErrBodyTimeout = errors.New("anyhost: request body timed out")
 
 // DiscardWriter is an http.ResponseWriter that keeps headers and drops
 // everything written: hosts that run phases only for their outcome (auth

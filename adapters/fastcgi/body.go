@@ -3,6 +3,7 @@ package fastcgi
 import (
 	"io"
 	"sync"
+	"time"
 
 	"github.com/anyhost/anyhost/core"
 )
@@ -25,18 +26,44 @@ type body struct {
 	done bool  // the handler returned: further STDIN is dropped
 	n    int64
 	max  int64
+
+	// A handler waiting for STDIN that does not come (a stalled or
+	// malicious peer) gets core.ErrBodyTimeout (408) after timeout without
+	// a record; the timer exists only once a Read has had to wait.
+	timeout   time.Duration
+	timer     *time.Timer
+	lastWrite time.Time
 }
 
-func newBody(max int64) *body {
-	b := &body{max: max}
+func newBody(max int64, timeout time.Duration) *body {
+	b := &body{max: max, timeout: timeout}
 	b.cond.L = &b.mu
 	return b
+}
+
+// expire runs on the timer: it fails the body if STDIN has not moved for
+// timeout, else waits for the rest of it.
+func (b *body) expire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done || b.eof || b.err != nil {
+		return
+	}
+	if idle := time.Since(b.lastWrite); idle < b.timeout {
+		b.timer.Reset(b.timeout - idle)
+		return
+	}
+	b.err = core.ErrBodyTimeout
+	b.cond.Broadcast()
 }
 
 // write adds one STDIN record's content; empty content ends the stream.
 func (b *body) write(p []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.timer != nil {
+		b.lastWrite = time.Now()
+	}
 	if len(p) == 0 {
 		b.eof = true
 		b.cond.Broadcast()
@@ -80,6 +107,9 @@ func (b *body) fail(err error) {
 // dropped without stalling the connection.
 func (b *body) close() {
 	b.mu.Lock()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
 	b.done, b.buf = true, nil
 	b.cond.Broadcast()
 	b.mu.Unlock()
@@ -90,6 +120,10 @@ func (b *body) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for b.off == len(b.buf) && !b.eof && b.err == nil && !b.done {
+		if b.timer == nil && b.timeout > 0 {
+			b.lastWrite = time.Now()
+			b.timer = time.AfterFunc(b.timeout, b.expire)
+		}
 		b.cond.Wait()
 	}
 	if b.off < len(b.buf) {

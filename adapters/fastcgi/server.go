@@ -12,6 +12,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,8 +45,18 @@ type Server struct {
 	MaxConns int
 	// MaxReqs bounds requests in progress over all connections; beyond it
 	// BEGIN_REQUEST is answered FCGI_OVERLOADED. Advertised as
-	// FCGI_MAX_REQS. Default 4096.
+	// FCGI_MAX_REQS. Default 512: every request in progress may hold up to
+	// 1 MiB of PARAMS and a goroutine.
 	MaxReqs int
+	// ParamsTimeout bounds the time from BEGIN_REQUEST to the end of its
+	// PARAMS: a web server sends them at once, so a peer that does not is
+	// cut off (its connection closed) instead of holding a request slot.
+	// Default: the site's ReadHeaderTimeout.
+	ParamsTimeout time.Duration
+	// MaxParamsTotal bounds the memory holding PARAMS of requests that
+	// have not started, over all connections; a request past it is
+	// answered 503. Default 16 MiB.
+	MaxParamsTotal int64
 	// Adapter is reported to handlers as Request.Adapter. Default "fastcgi";
 	// the nginx adapter sets its own name.
 	Adapter string
@@ -61,6 +73,25 @@ type Server struct {
 	tracked listen.Conns[*conn]
 
 	refusals ratelog.Limiter // requests without the secret
+	limited  ratelog.Limiter // requests a limit refused or cut off
+	// buffered is the PARAMS bytes held by requests not yet started.
+	buffered atomic.Int64
+}
+
+// paramsTimeout is ParamsTimeout or its default.
+func (s *Server) paramsTimeout() time.Duration {
+	if s.ParamsTimeout > 0 {
+		return s.ParamsTimeout
+	}
+	return s.current().Limits.WithDefaults().ReadHeaderTimeout
+}
+
+// logLimit logs a limit that refused or cut off a request, at most once a
+// minute with the number not logged since.
+func (s *Server) logLimit(c *conn, msg string) {
+	if ok, more := s.limited.Allow(); ok {
+		s.Log.Warn().Str("remote", c.nc.RemoteAddr().String()).Int("more_since_last_line", more).Msg(msg)
+	}
 }
 
 func (s *Server) init() {
@@ -69,7 +100,10 @@ func (s *Server) init() {
 			s.MaxConns = 1024
 		}
 		if s.MaxReqs <= 0 {
-			s.MaxReqs = 4096
+			s.MaxReqs = 512
+		}
+		if s.MaxParamsTotal <= 0 {
+			s.MaxParamsTotal = 16 << 20
 		}
 		if s.Adapter == "" {
 			s.Adapter = Adapter
@@ -157,6 +191,9 @@ type conn struct {
 	reqs   map[uint16]*request
 	// draining is set once a request without FCGI_KEEP_CONN has ended.
 	draining atomic.Bool
+	// pending counts requests whose PARAMS have not ended; while any
+	// has, reads have the ParamsTimeout deadline. Owned by the read loop.
+	pending int
 }
 
 // request is one request's state on its connection.
@@ -167,7 +204,8 @@ type request struct {
 	keep    bool
 	started bool   // PARAMS ended; the request runs; owned by the read loop
 	params  []byte // the PARAMS stream so far
-	tooBig  bool
+	tooBig  bool   // past maxParams: answered 431
+	busy    bool   // past the server's MaxParamsTotal: answered 503
 	body    *body
 	out     *outStream
 	ctx     context.Context
@@ -188,6 +226,10 @@ var readers = sync.Pool{New: func() any {
 // errClose ends the read loop without logging: the protocol says to close.
 var errClose = errors.New("close")
 
+// errParamsBudget fails a request whose PARAMS did not fit in the server's
+// MaxParamsTotal.
+var errParamsBudget = errors.New("fastcgi: server's PARAMS budget exhausted")
+
 func (c *conn) serve() {
 	rr := readers.Get().(*recordReader)
 	rr.br.Reset(c.nc)
@@ -199,6 +241,7 @@ func (c *conn) serve() {
 			req.cancel()
 			req.body.fail(ErrAborted)
 			if !req.started { // no goroutine will finish it
+				c.srv.buffered.Add(-int64(cap(req.params)))
 				delete(c.reqs, id)
 				c.srv.reqs.Add(-1)
 			}
@@ -216,7 +259,10 @@ func (c *conn) serve() {
 			err = c.handle(rec)
 		}
 		if err != nil {
-			if err != errClose && err != io.EOF && !errors.Is(err, net.ErrClosed) {
+			switch {
+			case c.pending > 0 && errors.Is(err, os.ErrDeadlineExceeded):
+				c.srv.logLimit(c, "fastcgi: PARAMS did not end within the params timeout: connection closed")
+			case err != errClose && err != io.EOF && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded):
 				c.srv.Log.Warn().Err(err).Str("remote", c.nc.RemoteAddr().String()).Msg("fastcgi: closing connection")
 			}
 			return
@@ -272,6 +318,7 @@ func (c *conn) handle(rec record) error {
 	case typeAbortRequest:
 		if req := c.lookup(rec.id); req != nil {
 			if !req.started {
+				c.paramsEnded(req)
 				return c.finish(req, statusRequestComplete)
 			}
 			req.out.discard.Store(true)
@@ -283,11 +330,26 @@ func (c *conn) handle(rec record) error {
 		if req == nil || req.started {
 			return nil // records for inactive requests are ignored (spec 3.3)
 		}
-		if len(rec.content) == 0 {
+		// The budget counts the buffers' capacity: what they hold in memory.
+		switch was := int64(cap(req.params)); {
+		case len(rec.content) == 0:
 			c.start(req)
-		} else if len(req.params)+len(rec.content) > maxParams {
+		case req.tooBig || req.busy:
+		case len(req.params)+len(rec.content) > maxParams:
+			c.srv.buffered.Add(-was)
 			req.tooBig, req.params = true, nil
-		} else if !req.tooBig {
+		case len(req.params)+len(rec.content) > cap(req.params):
+			// Grow by doubling, charged before it is allocated: a request
+			// past the budget allocates nothing.
+			grown := min(max(2*cap(req.params), len(req.params)+len(rec.content), 4<<10), maxParams)
+			if c.srv.buffered.Add(int64(grown)-was) > c.srv.MaxParamsTotal {
+				c.srv.buffered.Add(-int64(grown))
+				req.busy, req.params = true, nil
+				break
+			}
+			req.params = append(make([]byte, 0, grown), req.params...)
+			fallthrough
+		default:
 			req.params = append(req.params, rec.content...)
 		}
 	case typeStdin:
@@ -337,26 +399,50 @@ func (c *conn) begin(rec record) error {
 		return refuse(statusOverloaded)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
+	limits := c.srv.current().Limits.WithDefaults()
 	req := &request{c: c, id: rec.id, role: role, keep: keep, ctx: ctx, cancel: cancel,
-		body: newBody(c.srv.Site.Limits.WithDefaults().MaxBody)}
+		body: newBody(limits.MaxBody, limits.ReadTimeout)}
 	req.out = newOutStream(rec.id, c.send)
 	c.srv.reqs.Add(1)
 	c.mu.Lock()
-	if len(c.reqs) == 0 {
-		c.nc.SetReadDeadline(time.Time{})
-	}
 	c.reqs[rec.id] = req
 	c.mu.Unlock()
+	c.pending++
+	if c.pending == 1 {
+		// Until its PARAMS end; an earlier pending request's deadline,
+		// which is sooner, is kept.
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.paramsTimeout()))
+	}
 	return nil
+}
+
+// paramsEnded is called once per request when its PARAMS end (or it is
+// aborted before): with none pending, reads have no deadline again while
+// requests run (a handler may stream for long while the web server has
+// nothing to send).
+func (c *conn) paramsEnded(req *request) {
+	c.srv.buffered.Add(-int64(cap(req.params)))
+	c.pending--
+	if c.pending == 0 {
+		c.nc.SetReadDeadline(time.Time{})
+	}
 }
 
 // start runs the request once PARAMS has ended, not when STDIN arrives:
 // mod_authnz_fcgi sends no STDIN at all.
 func (c *conn) start(req *request) {
 	req.started = true
+	c.paramsEnded(req)
 	var env map[string]string
-	err := ErrParamsTooLarge
-	if !req.tooBig {
+	var err error
+	switch {
+	case req.tooBig:
+		err = ErrParamsTooLarge
+		c.srv.logLimit(c, "fastcgi: a request's PARAMS exceeded 1 MiB: answered 431")
+	case req.busy:
+		err = errParamsBudget
+		c.srv.logLimit(c, "fastcgi: PARAMS buffered over all connections exceeded MaxParamsTotal: answered 503")
+	default:
 		env, err = decodeParams(req.params)
 	}
 	req.params = nil
@@ -376,6 +462,10 @@ func (c *conn) run(req *request, env map[string]string, perr error) {
 		}
 	}()
 	switch {
+	case errors.Is(perr, ErrParamsTooLarge):
+		writeStatus(req.out, http.StatusRequestHeaderFieldsTooLarge, nil)
+	case errors.Is(perr, errParamsBudget):
+		writeStatus(req.out, http.StatusServiceUnavailable, http.Header{"Retry-After": {"1"}})
 	case perr != nil:
 		c.srv.Log.Error().Err(perr).Msg("fastcgi: bad PARAMS")
 		writeStatus(req.out, 500, nil)

@@ -195,7 +195,7 @@ func TestManagementRecords(t *testing.T) {
 			assert.Equal(t, uint8(typeGetValuesResult), typ)
 			got := map[string]string{}
 			require.NoError(t, pairs(content, func(n, v []byte) error { got[string(n)] = string(v); return nil }))
-			assert.Equal(t, map[string]string{"FCGI_MAX_CONNS": "1024", "FCGI_MAX_REQS": "4096", "FCGI_MPXS_CONNS": "1"}, got)
+			assert.Equal(t, map[string]string{"FCGI_MAX_CONNS": "1024", "FCGI_MAX_REQS": "512", "FCGI_MPXS_CONNS": "1"}, got)
 		}},
 		{"unknown type", func(c *client) { c.rec(42, 0, []byte("x")) },
 			func(t *testing.T, typ uint8, id uint16, content []byte) {

@@ -1,0 +1,98 @@
+package fastcgi
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/core"
+)
+
+// serveWith runs s on a fresh TCP listener until the test ends.
+func serveWith(t *testing.T, s *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go s.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return ln.Addr().String()
+}
+
+// Regression (resource exhaustion by a local peer): PARAMS that never end
+// were buffered up to 1 MiB per request, for up to 4,096 requests, with no
+// deadline after BEGIN_REQUEST (200 such requests: RSS 46 -> 372 MiB).
+// Now the PARAMS buffered over all connections have a budget, a request
+// past it is answered 503, and a connection whose PARAMS do not end in
+// time is closed, freeing what it held.
+func TestParamsFloodIsBounded(t *testing.T) {
+	s := &Server{Site: demoSite(t), Log: testLog(t), ParamsTimeout: 500 * time.Millisecond, MaxParamsTotal: 1 << 20}
+	addr := serveWith(t, s)
+	chunk := appendPair(nil, "HTTP_X_PAD", strings.Repeat("p", 60000))
+	var flood []*client
+	for i := range 40 {
+		c := dial(t, "tcp", addr)
+		c.begin(1, RoleResponder, true)
+		c.rec(typeParams, 1, chunk)
+		c.rec(typeParams, 1, chunk)
+		flood = append(flood, c)
+		assert.LessOrEqual(t, s.buffered.Load(), s.MaxParamsTotal, "after %d connections", i+1)
+	}
+	require.Eventually(t, func() bool { return s.buffered.Load() > 0 }, time.Second, 10*time.Millisecond)
+	assert.LessOrEqual(t, s.buffered.Load(), s.MaxParamsTotal)
+
+	// A request past the budget that does end its PARAMS gets 503.
+	late := dial(t, "tcp", addr)
+	late.begin(1, RoleResponder, false)
+	for range 3 {
+		late.rec(typeParams, 1, chunk)
+	}
+	late.params(1, cgiParams("GET", "/hello"), maxContent)
+	late.rec(typeStdin, 1, nil)
+	r := late.replies(1)[1]
+	assert.Equal(t, 503, r.status, r.body)
+	assert.Equal(t, "1", r.header.Get("Retry-After"))
+
+	// The stalled ones are cut off, and what they held is freed.
+	for _, c := range flood {
+		c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, _, err := c.read()
+		assert.Error(t, err, "the connection is closed")
+	}
+	require.Eventually(t, func() bool { return s.buffered.Load() == 0 && s.reqs.Load() == 0 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "Hello!", dial(t, "tcp", addr).do(1, RoleResponder, false, cgiParams("GET", "/hello"), nil).body)
+}
+
+// A request's PARAMS past 1 MiB are answered 431, and the connection goes
+// on.
+func TestParamsTooLargeIs431(t *testing.T) {
+	addr := start(t, "tcp")
+	c := dial(t, "tcp", addr)
+	r := c.do(1, RoleResponder, true, cgiParams("GET", "/hello", "HTTP_X_BIG", strings.Repeat("b", maxParams)), nil)
+	assert.Equal(t, 431, r.status)
+	assert.Equal(t, "Hello!", c.do(2, RoleResponder, true, cgiParams("GET", "/hello"), nil).body)
+}
+
+// A handler waiting for STDIN that stops coming gets 408 after the site's
+// ReadTimeout, instead of holding its request slot for ever.
+func TestStalledBodyTimesOut(t *testing.T) {
+	site := demoSite(t)
+	site.Limits = core.Limits{ReadTimeout: 300 * time.Millisecond}
+	addr := serveWith(t, &Server{Site: site, Log: testLog(t)})
+	c := dial(t, "tcp", addr)
+	c.begin(1, RoleResponder, false)
+	c.params(1, cgiParams("POST", "/echo", "CONTENT_LENGTH", "10"), maxContent)
+	c.rec(typeStdin, 1, []byte("abc"))
+	start := time.Now()
+	r := c.replies(1)[1]
+	assert.Equal(t, 408, r.status, r.body)
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
