@@ -14,6 +14,8 @@ type Location struct {
 	// Handlers holds the handlers per phase. Site-only phases
 	// (Phase.SiteOnly) are ignored here.
 	Handlers [NumPhases][]Handler
+
+	panics *PanicLog // its site's
 }
 
 // Matches reports whether the location applies to path p (already cleaned).

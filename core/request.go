@@ -101,6 +101,7 @@ type Request struct {
 	hreq      *http.Request
 	started   bool
 	written   int64
+	panics    *PanicLog
 }
 
 // Identity is what authentication established about the user.
@@ -129,6 +130,11 @@ func (r *Request) Reset() {
 	eh, n := r.errHeader, r.notes
 	*r = Request{errHeader: eh, notes: n}
 }
+
+// SetPanicLog makes p bound the log lines of handlers that panic on r.
+// Site.Serve and RunAuthPhases use the site's; hosts that run phases
+// without a Site (Apache's directives) set their own.
+func (r *Request) SetPanicLog(p *PanicLog) { r.panics = p }
 
 // Context returns the request's context, cancelled when the client goes away.
 func (r *Request) Context() context.Context {

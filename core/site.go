@@ -61,6 +61,7 @@ type Site struct {
 
 	locations []*Location // longest prefix first
 	closers   []io.Closer
+	panics    PanicLog
 }
 
 // OnClose registers what Close releases: the connection pools of the
@@ -104,7 +105,9 @@ func NewSite(locs []*Location) (*Site, error) {
 		all = append(all, &Location{Prefix: "/"})
 	}
 	sort.SliceStable(all, func(i, j int) bool { return len(all[i].Prefix) > len(all[j].Prefix) })
+	site := &Site{locations: all}
 	for i, l := range all {
+		l.panics = &site.panics
 		for p := range l.Handlers {
 			if Phase(p).SiteOnly() {
 				l.Handlers[p] = nil
@@ -121,7 +124,7 @@ func NewSite(locs []*Location) (*Site, error) {
 			}
 		}
 	}
-	return &Site{locations: all}, nil
+	return site, nil
 }
 
 // Locations returns the locations, longest prefix first.
@@ -148,6 +151,9 @@ func (s *Site) Match(path string) *Location {
 // than the one its path matched when it arrived: the web server checked
 // that one, not this.
 func (s *Site) Serve(r *Request) {
+	if r.panics == nil {
+		r.panics = &s.panics
+	}
 	st, loc := s.run(r)
 	if st.IsHTTP() {
 		if r.started {
@@ -199,6 +205,9 @@ func ends(st Status) bool { return st != OK && st != Declined }
 // AnyhostSite). It returns the status that ended them, else OK if any
 // handler returned OK, else Declined; OK and Declined both mean "passed".
 func RunAuthPhases(loc *Location, r *Request) Status {
+	if r.panics == nil {
+		r.panics = loc.panics
+	}
 	outcome := Declined
 	for _, p := range [...]Phase{Access, Authn, Authz} {
 		switch st := RunPhase(p, loc.Handlers[p], r); st {

@@ -24,6 +24,7 @@ type library struct {
 	slots    slots
 	pool     sync.Pool
 	rules    sync.Map // require line -> core.Require
+	panics   core.PanicLog
 }
 
 func newLibrary(h host, specs []wire.Spec, serverRoot string) (*library, int, error) {

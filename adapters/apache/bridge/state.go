@@ -83,6 +83,7 @@ func (st *reqState) fill(r unsafe.Pointer, rec []byte) error {
 	req.Kind = core.Kind(q.Kind)
 	req.Body = &st.body
 	req.SetEnvLoader(st.loadEnv)
+	req.SetPanicLog(&st.lib.panics)
 	clear(st.w.header)
 	st.logger = st.logger.Level(zerologLevel(q.LogLevel))
 	req.Bind(&st.w, nil, &st.logger)
