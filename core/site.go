@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -171,6 +172,10 @@ func (s *Site) Serve(r *Request) {
 }
 
 func (s *Site) run(r *Request) (Status, *Location) {
+	if DuplicateCredentials(r.Header) {
+		r.Log().Info().Str("uri", r.URI).Msg("request with more than one Authorization header refused")
+		return http.StatusBadRequest, s.Match(r.Path)
+	}
 	var checked *Location
 	if r.AuthChecked {
 		checked = s.Match(r.Path)
@@ -208,6 +213,9 @@ func RunAuthPhases(loc *Location, r *Request) Status {
 	if r.panics == nil {
 		r.panics = loc.panics
 	}
+	if DuplicateCredentials(r.Header) {
+		return http.StatusBadRequest
+	}
 	outcome := Declined
 	for _, p := range [...]Phase{Access, Authn, Authz} {
 		switch st := RunPhase(p, loc.Handlers[p], r); st {
@@ -219,4 +227,22 @@ func RunAuthPhases(loc *Location, r *Request) Status {
 		}
 	}
 	return outcome
+}
+
+// DuplicateCredentials reports a request with more than one Authorization
+// header, which every host answers 400 (as nginx does itself): which one
+// the auth phases checked and which one content sees must never differ.
+// Apache merges repeated headers into one, "Basic a, Basic b": for the
+// schemes whose credentials are a token68 (Basic, Bearer), which cannot
+// hold a comma, that is two headers too.
+func DuplicateCredentials(h http.Header) bool {
+	v := h["Authorization"]
+	switch {
+	case len(v) > 1:
+		return true
+	case len(v) == 0:
+		return false
+	}
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(v[0]), " ")
+	return (strings.EqualFold(scheme, "Basic") || strings.EqualFold(scheme, "Bearer")) && strings.Contains(rest, ",")
 }

@@ -514,6 +514,10 @@ func confFastCGI(o ConfOptions) (string, error) {
 		if len(l.Handlers[core.Content]) > 0 {
 			p("    ProxyPass %s", quote(url))
 		}
+		// The Go side sees the Authorization header, as handlers do on
+		// every host (auth handlers, a duplicate refused with 400);
+		// where Apache authenticated, it is dropped again below.
+		p("    CGIPassAuth On")
 		switch {
 		case l.Auth != nil:
 			// Not Basic: mod_auth_basic stays out, and the Go side reads
@@ -521,7 +525,6 @@ func confFastCGI(o ConfOptions) (string, error) {
 			p("    AuthType anyhost")
 			p("    AuthName %s", quote(l.Auth.Realm))
 			p(`    AuthnzFcgiCheckAuthnProvider %s Authoritative On RequireBasicAuth Off UserExpr "%%{reqenv:REMOTE_USER}"`, fcgiProvider)
-			p("    CGIPassAuth On")
 			// The authorizer ran the site's require rules already.
 			p("    Require %s", fcgiProvider)
 			if withSecret {
@@ -531,11 +534,9 @@ func confFastCGI(o ConfOptions) (string, error) {
 			}
 		case handlerAuth(l):
 			// Auth handlers without [location.auth] check what they
-			// like (tokens, headers): they run in the responder, which
-			// gets the Authorization header for them. Apache knows no
-			// user here.
+			// like (tokens, headers): they run in the responder. Apache
+			// knows no user here.
 			p("    Require all granted")
-			p("    CGIPassAuth On")
 		}
 		if withSecret {
 			// Set when mod_proxy_fcgi forwards the request, never

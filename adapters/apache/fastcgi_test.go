@@ -293,20 +293,26 @@ func TestFastCGIPasswordCheckedOnce(t *testing.T) {
 
 // Apache configured for an older site file without auth on /private: no
 // authorizer and no ANYHOST_AUTH_DONE, so the responder runs the auth phases
-// itself; it gets no credentials (no CGIPassAuth there), so it refuses, and
-// a client's forged headers change nothing.
+// itself, once, with the credentials Apache passes (CGIPassAuth), and a
+// client's forged headers change nothing.
 func TestFastCGIUnwiredAuthStillChecked(t *testing.T) {
 	dir := testhost.NewApacheRoot(t)
 	site, checks := checksSite(t, dir, "site.toml", true)
 	old, _ := checksSite(t, dir, "old.toml", false)
 	h := startFastCGIApacheSite(t, site, old)
-	hd := testhost.BasicHeader("demo", "demo")
-	hd.Set("Anyhost-Auth-Done", "1")
-	hd.Set("Anyhost-User", "demo")
+	forged := http.Header{"Anyhost-Auth-Done": {"1"}, "Anyhost-User": {"demo"}}
 	for _, path := range []string{"/private", "/private/open"} {
-		r := testhost.Do(t, "GET", h.URL+path, nil, hd)
+		r := testhost.Do(t, "GET", h.URL+path, nil, forged)
 		assert.Equal(t, http.StatusUnauthorized, r.Status, path)
 		assert.NotContains(t, string(r.Body), "demo", path)
 	}
 	assert.Equal(t, 0, checkCount(t, checks))
+	hd := testhost.BasicHeader("demo", "demo")
+	for k, v := range forged {
+		hd[k] = v
+	}
+	r := testhost.Do(t, "GET", h.URL+"/private", nil, hd)
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "Hello, demo!", string(r.Body))
+	assert.Equal(t, 1, checkCount(t, checks))
 }

@@ -65,6 +65,15 @@ func (s *Server) SetSite(site *core.Site) {
 
 // serveHTTP serves one request with the current site.
 func (s *Server) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.ProtoMajor == 1 && len(req.TransferEncoding) > 0 {
+		// RFC 9112 6.1: a request with both Transfer-Encoding and
+		// Content-Length may be smuggling one request in another, and
+		// the connection must be closed after it. net/http drops the
+		// Content-Length before the handler runs, so whether both came
+		// cannot be told here: every HTTP/1.1 request with a chunked body
+		// ends its connection (keep-alive is lost for those only).
+		w = &closeAfter{w}
+	}
 	s.handler.Load().ServeHTTP(w, req)
 }
 
@@ -165,3 +174,20 @@ func (w zerologWriter) Write(p []byte) (int, error) {
 	w.log.Warn().Str("source", "net/http").Msg(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// closeAfter adds "Connection: close" to the response as it starts, after
+// the error path (which replaces the headers) has run.
+type closeAfter struct{ http.ResponseWriter }
+
+func (c *closeAfter) WriteHeader(code int) {
+	c.ResponseWriter.Header().Set("Connection", "close")
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *closeAfter) Write(p []byte) (int, error) {
+	c.ResponseWriter.Header().Set("Connection", "close")
+	return c.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.NewResponseController reach net/http's writer.
+func (c *closeAfter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

@@ -330,6 +330,40 @@ var Cases = []Case{
 		assert.Equal(t, http.StatusBadRequest, r.Status)
 		assertAlive(t, tg)
 	}},
+	{"Content-Length with Transfer-Encoding closes", func(t *testing.T, tg Target) {
+		// RFC 9112 6.1: such a request may smuggle another; the host
+		// answers it (chunked wins) or refuses it, and closes the
+		// connection either way, so the pipelined GET is never served.
+		c, err := net.DialTimeout("tcp", tg.Addr, 5*time.Second)
+		require.NoError(t, err)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(15 * time.Second))
+		io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			"3\r\nabc\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		r := readResponse(t, br, false)
+		assert.Contains(t, []int{http.StatusOK, http.StatusBadRequest}, r.Status)
+		if r.Status == http.StatusOK {
+			assert.Contains(t, string(r.Body), `"body_length": 3`)
+		}
+		rest, _ := io.ReadAll(br)
+		assert.NotContains(t, string(rest), "Hello!", "the smuggled request was served")
+	}},
+	{"duplicate Authorization is 400", func(t *testing.T, tg Target) {
+		// Which one auth checked and which one content sees must never
+		// differ: every host refuses, as nginx does.
+		good := basic("demo", "demo").Get("Authorization")
+		bad := basic("mallory", "x").Get("Authorization")
+		for _, path := range []string{"/private/", "/echo"} {
+			for _, pair := range [][2]string{{good, bad}, {bad, good}, {good, good}} {
+				r := Raw(t, tg.Addr, "GET "+path+" HTTP/1.1\r\nHost: x\r\nAuthorization: "+pair[0]+
+					"\r\nAuthorization: "+pair[1]+"\r\nConnection: close\r\n\r\n")
+				assert.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", path, r.Body)
+				assert.NotContains(t, string(r.Body), "Hello")
+			}
+		}
+		assertAlive(t, tg)
+	}},
 	{"echo fields", func(t *testing.T, tg Target) {
 		e := EchoOf(t, Do(t, "POST", tg.URL+"/echo/sub?a=1", strings.NewReader("body"), http.Header{"Content-Type": {"text/plain"}}))
 		assert.Equal(t, "POST", e.Method)

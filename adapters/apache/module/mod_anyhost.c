@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "httpd.h"
 #include "http_config.h"
@@ -791,9 +792,29 @@ static ah_dir_conf *dir_conf(request_rec *r)
     return ap_get_module_config(r->per_dir_config, &anyhost_module);
 }
 
+/* Apache merges repeated request headers into one: "Basic a, Basic b" is
+ * two Authorization headers, since a token68 (Basic, Bearer) holds no comma.
+ * Every host answers those 400, as nginx does, so the credentials the auth
+ * phases check are the ones content sees (core.DuplicateCredentials). */
+static int duplicate_credentials(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_in, "Authorization");
+    if (!v)
+        return 0;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (strncasecmp(v, "Basic ", 6) && strncasecmp(v, "Bearer ", 7))
+        return 0;
+    return strchr(v, ',') != NULL;
+}
+
 static int hook_post_read_request(request_rec *r)
 {
     ah_server_conf *sc = ap_get_module_config(r->server->module_config, &anyhost_module);
+    if (duplicate_credentials(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "request with more than one Authorization header refused");
+        return HTTP_BAD_REQUEST;
+    }
     if (site_spec >= 0)
         return run_site(r, AH_POST_READ_REQUEST);
     return run_ids(r, AH_POST_READ_REQUEST, sc->phase[AH_POST_READ_REQUEST]);
