@@ -461,6 +461,7 @@ func confFastCGI(o ConfOptions) (string, error) {
 	load("proxy_module", "mod_proxy.so")
 	load("proxy_fcgi_module", "mod_proxy_fcgi.so")
 	load("setenvif_module", "mod_setenvif.so")
+	load("alias_module", "mod_alias.so")
 	auth, handlers := false, false
 	for _, l := range o.Site.Locations {
 		auth = auth || l.Auth != nil
@@ -568,9 +569,16 @@ func confFastCGI(o ConfOptions) (string, error) {
 			p(`    ProxyFCGISetEnvIf "true" !ANYHOST_AUTH_TYPE`)
 			p(`    ProxyFCGISetEnvIf "true" !%s`, fastcgi.ParamAuthDone)
 		}
-		// The Go side's limit, default included: Apache refuses a larger
-		// body before forwarding any of it.
-		p("    LimitRequestBody %d", o.Site.Limits.WithDefaults().MaxBody)
+		// The Go side's limit, default included. Apache (2.4.71) does not
+		// apply LimitRequestBody to requests mod_proxy forwards: it sent
+		// 100 Continue and read a body past the limit before the Go side
+		// answered 413. A declared length past it is refused here, before
+		// any body is asked for; a chunked one is cut off by the Go side.
+		maxBody := o.Site.Limits.WithDefaults().MaxBody
+		p("    LimitRequestBody %d", maxBody)
+		p(`    <If "%%{HTTP:Content-Length} -gt %d">`, maxBody)
+		p("        Redirect 413")
+		p("    </If>")
 		p("</Location>")
 	}
 	return c.String(), nil

@@ -238,6 +238,17 @@ var Cases = []Case{
 		assert.Equal(t, int64(5), e.BodyLength)
 		assert.Equal(t, sha([]byte("hello")), e.BodySHA256)
 	}},
+	{"body over the limit refused before 100-continue", func(t *testing.T, tg Target) {
+		// The demo site's limit is the default 10 MiB: a host refuses a
+		// larger declared body up front, without asking for it.
+		c, err := net.DialTimeout("tcp", tg.Addr, 5*time.Second)
+		require.NoError(t, err)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(15 * time.Second))
+		fmt.Fprintf(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", 10<<20+1)
+		r := readResponse(t, bufio.NewReader(c), false)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, r.Status, "no 100 Continue, no body read: %s", r.Body)
+	}},
 	{"keep-alive", func(t *testing.T, tg Target) {
 		c, err := net.DialTimeout("tcp", tg.Addr, 5*time.Second)
 		require.NoError(t, err)
