@@ -291,7 +291,20 @@ LimitRequestLine %d
 		mod("reqtimeout_module", "mod_reqtimeout.so"), o.User, o.Group, quote(filepath.Join(root, "htdocs")),
 		quote(filepath.Join(root, "access.log")), int(l.ReadTimeout.Seconds()), int(l.IdleTimeout.Seconds()),
 		headerLimit(o, l), headerLimit(o, l))
-	fmt.Fprintf(b, "RequestReadTimeout header=%d body=%d\n", int(l.ReadHeaderTimeout.Seconds()), int(l.ReadTimeout.Seconds()))
+	// A client gets 5 s for its headers, then must keep sending 500 B/s
+	// up to ReadHeaderTimeout; likewise the body. A slowloris trickling a
+	// header line a second (200 of them starved the prefork children,
+	// which serve one connection each) is cut off after 5 s.
+	header, body := int(l.ReadHeaderTimeout.Seconds()), int(l.ReadTimeout.Seconds())
+	fmt.Fprintf(b, "RequestReadTimeout header=%s,MinRate=500 body=%s,MinRate=500\n", timeoutRange(5, header), timeoutRange(20, body))
+	if o.MPM == "prefork" {
+		// A prefork child serves one connection at a time, and starting
+		// one (with its Go runtime) takes from tens of ms to a second:
+		// children kept ready absorb a burst of slow connections while
+		// mod_reqtimeout cuts them off (Apache's default of 5 starved
+		// real clients for over 10 s under 200 slow connections).
+		fmt.Fprintf(b, "StartServers 20\nMinSpareServers 20\nMaxSpareServers 40\n")
+	}
 	return nil
 }
 
@@ -308,6 +321,15 @@ func headerLimit(o ConfOptions, l core.Limits) int {
 		return min(l.MaxHeader, fcgiHeaderLimit)
 	}
 	return min(l.MaxHeader, 65536)
+}
+
+// timeoutRange is mod_reqtimeout's "first-max": first seconds, extended by
+// MinRate up to max; just max when that is shorter.
+func timeoutRange(first, max int) string {
+	if max <= first {
+		return strconv.Itoa(max)
+	}
+	return fmt.Sprintf("%d-%d", first, max)
 }
 
 func hostOf(listen string) string {

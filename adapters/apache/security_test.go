@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,5 +172,100 @@ func TestInProcessKeptStringsStayValid(t *testing.T) {
 			assert.Greater(t, rep.Kept, 4000, "the handler kept the strings of all 400 requests")
 			assert.Zero(t, rep.Changed, "kept strings changed after their request ended, e.g. %q", rep.Example)
 		})
+	}
+}
+
+// slowloris keeps n connections open that send a header line every second
+// and never finish, opening a new one whenever the server closes one, until
+// the test ends.
+func slowloris(t *testing.T, addr string, n int) {
+	t.Helper()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+						continue
+					}
+				}
+				io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n")
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						c.Close()
+						return
+					case <-time.After(time.Second):
+					}
+					if _, err := fmt.Fprintf(c, "X-Slow-%d: x\r\n", i); err != nil {
+						break
+					}
+				}
+				c.Close()
+			}
+		}()
+	}
+	t.Cleanup(func() {
+		close(stop)
+		wg.Wait()
+	})
+}
+
+// Regression: under the generated prefork config, 200 slow connections
+// starved the children, which serve one connection each (6 of 24 probes
+// timed out). mod_reqtimeout now gives a client 5 s for its first header
+// bytes and then wants 500 B/s: a connection trickling a header line a
+// second holds a child 5 s, not 10 (header=10 before), and with children
+// kept ready real clients get through once the burst is absorbed. (The
+// first seconds of a burst larger than the ready children still queue new
+// clients: prefork spawns at most 32 children a second.)
+func TestPreforkSurvivesSlowloris(t *testing.T) {
+	a := testhost.StartApache(t, testhost.ApacheOptions{MPM: "prefork"})
+	c, err := net.DialTimeout("tcp", a.Addr, 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	start := time.Now()
+	closed := make(chan time.Duration, 1)
+	go func() {
+		io.Copy(io.Discard, c) // until Apache closes it
+		closed <- time.Since(start)
+	}()
+	io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n")
+	var held time.Duration
+wait:
+	for i := 0; ; i++ {
+		select {
+		case held = <-closed:
+			break wait
+		case <-time.After(time.Second):
+		}
+		fmt.Fprintf(c, "X-Slow-%d: x\r\n", i)
+		if time.Since(start) > 15*time.Second {
+			held = time.Since(start)
+			break
+		}
+	}
+	assert.Less(t, held, 8*time.Second, "a slow client held a prefork child for %v", held)
+
+	slowloris(t, a.Addr, 200)
+	time.Sleep(12 * time.Second) // the burst is absorbed (measured: 8-12 s on 2 cores)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range 6 {
+		time.Sleep(300 * time.Millisecond)
+		begin := time.Now()
+		resp, err := client.Get(a.URL + "/hello")
+		if !assert.NoError(t, err, "probe %d while 200 slow connections keep coming", i) {
+			continue
+		}
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		t.Logf("probe %d: %v", i, time.Since(begin))
 	}
 }
