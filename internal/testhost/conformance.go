@@ -375,6 +375,60 @@ var Cases = []Case{
 		}
 		assertAlive(t, tg)
 	}},
+	{"absolute-form targets", func(t *testing.T, tg Target) {
+		// An absolute-form target gets the verdict its path gets in
+		// origin-form (or 400): never another location's.
+		raw := func(target string, h http.Header) Response {
+			req := "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+			for k, vs := range h {
+				for _, v := range vs {
+					req += k + ": " + v + "\r\n"
+				}
+			}
+			return Raw(t, tg.Addr, req+"\r\n")
+		}
+		for _, prefix := range []string{"http://127.0.0.1", "http://" + tg.Addr, "HTTP://LOCALHOST", "https://127.0.0.1:443",
+			"http://other.example", "http://user@127.0.0.1"} {
+			for _, p := range []string{"/private/", "/private", "/hello/../private/", "/x/%2e%2e/private/x"} {
+				r := raw(prefix+p, nil)
+				assert.Contains(t, []int{http.StatusUnauthorized, http.StatusBadRequest}, r.Status, "%s%s: %s", prefix, p, r.Body)
+				r = raw(prefix+p, basic("demo", "demo"))
+				assert.Contains(t, []int{http.StatusOK, http.StatusBadRequest}, r.Status, "%s%s", prefix, p)
+				if r.Status == http.StatusOK {
+					assert.Equal(t, "Hello, demo!", string(r.Body), "%s%s", prefix, p)
+				}
+			}
+			r := raw(prefix+"/echo/sub?q=1", nil)
+			if assert.Contains(t, []int{http.StatusOK, http.StatusBadRequest}, r.Status, prefix) && r.Status == http.StatusOK {
+				e := EchoOf(t, r)
+				assert.Equal(t, "/echo/sub", e.Path, prefix)
+				assert.Equal(t, "q=1", e.Query, prefix)
+			}
+		}
+	}},
+	{"long query and path", func(t *testing.T, tg Target) {
+		// Past what some hosts carry (~16 KiB in a FastCGI param), a host
+		// answers 414, 400 or 431, or serves the request as it came: never
+		// as another location.
+		refused := []int{http.StatusRequestURITooLong, http.StatusBadRequest, http.StatusRequestHeaderFieldsTooLarge}
+		for _, n := range []int{4 << 10, 9 << 10, 17 << 10, 40 << 10} {
+			q := "q=" + strings.Repeat("a", n)
+			r := Raw(t, tg.Addr, "GET /private/?"+q+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			assert.Contains(t, append(refused, http.StatusUnauthorized), r.Status, "%d-byte query without credentials", n)
+			r = Raw(t, tg.Addr, "GET /private/?"+q+" HTTP/1.1\r\nHost: x\r\nAuthorization: "+basic("demo", "demo").Get("Authorization")+
+				"\r\nConnection: close\r\n\r\n")
+			if assert.Contains(t, append(refused, http.StatusOK), r.Status, "%d-byte query", n) && r.Status == http.StatusOK {
+				assert.Equal(t, "Hello, demo!", string(r.Body))
+			}
+			r = Raw(t, tg.Addr, "GET /echo?"+q+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			if assert.Contains(t, append(refused, http.StatusOK), r.Status, "%d-byte query on /echo", n) && r.Status == http.StatusOK {
+				assert.Equal(t, q, EchoOf(t, r).Query)
+			}
+			r = Raw(t, tg.Addr, "GET /private/"+strings.Repeat("p", n)+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			assert.Contains(t, append(refused, http.StatusUnauthorized, http.StatusForbidden), r.Status, "%d-byte path without credentials", n)
+		}
+		assertAlive(t, tg)
+	}},
 	{"echo fields", func(t *testing.T, tg Target) {
 		e := EchoOf(t, Do(t, "POST", tg.URL+"/echo/sub?a=1", strings.NewReader("body"), http.Header{"Content-Type": {"text/plain"}}))
 		assert.Equal(t, "POST", e.Method)
