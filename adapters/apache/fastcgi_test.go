@@ -64,6 +64,8 @@ type fcgiOptions struct {
 	// NoSecret leaves out the web server's secret (the documented setup
 	// has one: `anyhost secret new`, `--secret-dir`, `serve --secret`).
 	NoSecret bool
+	// Extra is appended to the generated httpd.conf.
+	Extra string
 }
 
 func startFastCGIApacheWith(t *testing.T, o fcgiOptions) *fcgiHost {
@@ -98,6 +100,7 @@ func startFastCGIApacheWith(t *testing.T, o fcgiOptions) *fcgiHost {
 	}
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	require.NoError(t, err, "anyhost %s\n%s", strings.Join(args, " "), out)
+	out = append(out, "\n"+strings.ReplaceAll(o.Extra, "ROOT", h.Root)+"\n"...)
 	require.NoError(t, os.WriteFile(h.ConfFile, out, 0o644))
 	h.Apache = testhost.Start(t, testhost.Spec{
 		Args:    []string{apache, "-f", h.ConfFile, "-DFOREGROUND"},

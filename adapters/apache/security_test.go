@@ -8,8 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -267,5 +270,36 @@ wait:
 		resp.Body.Close()
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		t.Logf("probe %d: %v", i, time.Since(begin))
+	}
+}
+
+// The secret lives in the request environment where mod_authnz_fcgi needs
+// it; an error answered by an ErrorDocument runs as an internal redirect,
+// whose environment would carry it on as REDIRECT_ANYHOST_SECRET to
+// whatever serves the error page (a CGI script, SSI, a log format). The
+// generated config drops it there. (The authorizer's own refusals, 401 and
+// 403, are sent as it wrote them, without an ErrorDocument.)
+func TestDaemonSecretNotInErrorDocument(t *testing.T) {
+	h := startFastCGIApacheWith(t, fcgiOptions{Extra: `
+LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so
+ErrorDocument 500 /denied.txt
+ErrorDocument 503 /denied.txt
+<Location "/denied.txt">
+    Header always set X-Redirect-Secret "%{REDIRECT_ANYHOST_SECRET}e"
+    Header always set X-Secret "%{ANYHOST_SECRET}e"
+</Location>
+`})
+	require.NoError(t, os.WriteFile(filepath.Join(h.Root, "htdocs", "denied.txt"), []byte("denied\n"), 0o644))
+	secret, err := os.ReadFile(filepath.Join(h.SecretDir, "secret"))
+	require.NoError(t, err)
+	require.NoError(t, h.Go.Signal(syscall.SIGTERM)) // the Go side is down: 500/503
+	<-h.Go.Done()
+	for _, path := range []string{"/private/", "/echo"} {
+		r := testhost.Do(t, "GET", h.URL+path, nil, testhost.BasicHeader("demo", "demo"))
+		require.Contains(t, []int{http.StatusInternalServerError, http.StatusServiceUnavailable}, r.Status, path)
+		require.Equal(t, "denied\n", string(r.Body), "%s: the ErrorDocument answered", path)
+		for _, name := range []string{"X-Redirect-Secret", "X-Secret"} {
+			assert.NotContains(t, r.Header.Get(name), strings.TrimSpace(string(secret)), "%s: %s", path, name)
+		}
 	}
 }
