@@ -162,6 +162,44 @@ Include %q
 	assert.Contains(t, string(res), "Syntax OK")
 }
 
+// The documented step: `anyhost secret new`, then the fragment with
+// --secret-dir passes `apache2 -t` included in a minimal httpd.conf, and
+// carries the secret only by reference (an Include of the 0600 file).
+func TestFastCGIConfWithSecretParses(t *testing.T) {
+	bin := testhost.AnyhostBinary(t)
+	root := testhost.NewApacheRoot(t)
+	sdir := filepath.Join(root, "secret")
+	out, err := exec.Command(bin, "secret", "new", "--dir", sdir).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	value, err := os.ReadFile(filepath.Join(sdir, "secret"))
+	require.NoError(t, err)
+	out, err = exec.Command(bin, "apache", "conf", "--mode", "fastcgi", "--fastcgi", "127.0.0.1:9000", "--secret-dir", sdir).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	conf := string(out)
+	assert.Contains(t, conf, `Include "`+filepath.Join(sdir, "apache-secret.conf")+`"`)
+	assert.NotContains(t, conf, strings.TrimSpace(string(value)), "the value stays in the 0600 file")
+	assert.Contains(t, conf, "--secret file:"+filepath.Join(sdir, "secret"), "the header says how to run serve")
+	assert.Contains(t, conf, "LimitRequestLine 8190")
+	frag := filepath.Join(root, "anyhost.conf")
+	require.NoError(t, os.WriteFile(frag, out, 0o644))
+	main := fmt.Sprintf(`ServerRoot %q
+Listen 127.0.0.1:1
+PidFile %q
+ErrorLog %q
+DefaultRuntimeDir %q
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+User www-data
+Group www-data
+Include %q
+`, root, filepath.Join(root, "httpd.pid"), filepath.Join(root, "error.log"), root, frag)
+	file := filepath.Join(root, "httpd.conf")
+	require.NoError(t, os.WriteFile(file, []byte(main), 0o644))
+	res, err := exec.Command(testhost.ApacheBinary(t), "-t", "-f", file).CombinedOutput()
+	require.NoError(t, err, "%s", res)
+	assert.Contains(t, string(res), "Syntax OK")
+}
+
 func TestFastCGIConformance(t *testing.T) {
 	h := startFastCGIApache(t)
 	testhost.RunConformance(t, h.Target())

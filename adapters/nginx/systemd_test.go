@@ -108,3 +108,35 @@ func TestUnitPassesSystemdAnalyze(t *testing.T) {
 	require.NoError(t, err, "%s", res)
 	assert.Empty(t, strings.TrimSpace(string(res)), "systemd-analyze has remarks")
 }
+
+// With --secret-dir the unit passes the root-only secret file as a systemd
+// credential, and still verifies clean.
+func TestUnitWithSecretPassesSystemdAnalyze(t *testing.T) {
+	analyze := testhost.NeedBinary(t, "systemd-analyze")
+	bin := testhost.AnyhostBinary(t)
+	sdir := t.TempDir()
+	out, err := exec.Command(bin, "secret", "new", "--dir", sdir).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	out, err = exec.Command(bin, "nginx", "conf", "--listen", "unix:/run/anyhost/fcgi.sock",
+		"--auth-listen", "unix:/run/anyhost/auth.sock", "--systemd", "--binary", bin, "--secret-dir", sdir).Output()
+	require.NoError(t, err)
+	conf, unit, ok := strings.Cut(string(out), "\n# ---- systemd unit")
+	require.True(t, ok)
+	assert.Contains(t, conf, "include "+filepath.Join(sdir, SecretFile)+";")
+	_, unit, _ = strings.Cut(unit, "\n")
+	assert.Contains(t, unit, "LoadCredential=anyhost-secret:"+filepath.Join(sdir, "secret"))
+	assert.Contains(t, unit, "--secret file:${CREDENTIALS_DIRECTORY}/anyhost-secret")
+	file := filepath.Join(t.TempDir(), "anyhost.service")
+	require.NoError(t, os.WriteFile(file, []byte(unit), 0o644))
+	res, err := exec.Command(analyze, "verify", file).CombinedOutput()
+	require.NoError(t, err, "%s", res)
+	assert.Empty(t, strings.TrimSpace(string(res)), "systemd-analyze has remarks")
+
+	// And nginx -t takes the configuration, the secret snippet included.
+	full, err := exec.Command(bin, "nginx", "conf", "--listen", "unix:/run/anyhost/fcgi.sock",
+		"--auth-listen", "unix:/run/anyhost/auth.sock", "--secret-dir", sdir, "--full", "--prefix", testhost.NginxPrefix,
+		"--server-listen", testhost.NginxListen).Output()
+	require.NoError(t, err)
+	res2, err := testhost.NginxTest(t, string(full))
+	require.NoError(t, err, "%s", res2)
+}
