@@ -155,6 +155,13 @@ func (lib *library) runPhase(st *reqState, phase core.Phase, ids []int32) core.S
 func (lib *library) runSite(st *reqState, phase core.Phase) core.Status {
 	r := &st.req
 	s := lib.site
+	if r.ContentLength > s.Limits.WithDefaults().MaxBody && phase != core.Log {
+		// Refused in the first phase Go runs, before any handler reads
+		// the body (so before Apache sends 100 Continue), as the other
+		// hosts do; hand-written AnyhostSite configs have no
+		// LimitRequestBody of their own.
+		return http.StatusRequestEntityTooLarge
+	}
 	switch phase {
 	case core.PostReadRequest:
 		return core.RunPhase(phase, s.PostReadRequest, r)
