@@ -141,8 +141,15 @@ func TestFastCGIConfFragmentParses(t *testing.T) {
 	root := testhost.NewApacheRoot(t)
 	out, err := exec.Command(bin, "apache", "conf", "--mode", "fastcgi", "--fastcgi", "127.0.0.1:9000").CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	frag := filepath.Join(root, "anyhost.conf")
-	require.NoError(t, os.WriteFile(frag, out, 0o644))
+	assertFragmentParses(t, root, out, "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so")
+}
+
+// assertFragmentParses checks that `apache2 -t` takes frag Included in a
+// minimal httpd.conf (with extra lines before the Include).
+func assertFragmentParses(t *testing.T, root string, frag []byte, extra string) {
+	t.Helper()
+	file := filepath.Join(root, "anyhost.conf")
+	require.NoError(t, os.WriteFile(file, frag, 0o644))
 	main := fmt.Sprintf(`ServerRoot %q
 Listen 127.0.0.1:1
 PidFile %q
@@ -150,14 +157,14 @@ ErrorLog %q
 DefaultRuntimeDir %q
 LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+%s
 User www-data
 Group www-data
 Include %q
-`, root, filepath.Join(root, "httpd.pid"), filepath.Join(root, "error.log"), root, frag)
-	file := filepath.Join(root, "httpd.conf")
-	require.NoError(t, os.WriteFile(file, []byte(main), 0o644))
-	res, err := exec.Command(testhost.ApacheBinary(t), "-t", "-f", file).CombinedOutput()
+`, root, filepath.Join(root, "httpd.pid"), filepath.Join(root, "error.log"), root, extra, file)
+	conf := filepath.Join(root, "httpd.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(main), 0o644))
+	res, err := exec.Command(testhost.ApacheBinary(t), "-t", "-f", conf).CombinedOutput()
 	require.NoError(t, err, "%s", res)
 	assert.Contains(t, string(res), "Syntax OK")
 }
@@ -180,24 +187,7 @@ func TestFastCGIConfWithSecretParses(t *testing.T) {
 	assert.NotContains(t, conf, strings.TrimSpace(string(value)), "the value stays in the 0600 file")
 	assert.Contains(t, conf, "--secret file:"+filepath.Join(sdir, "secret"), "the header says how to run serve")
 	assert.Contains(t, conf, "LimitRequestLine 8190")
-	frag := filepath.Join(root, "anyhost.conf")
-	require.NoError(t, os.WriteFile(frag, out, 0o644))
-	main := fmt.Sprintf(`ServerRoot %q
-Listen 127.0.0.1:1
-PidFile %q
-ErrorLog %q
-DefaultRuntimeDir %q
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-User www-data
-Group www-data
-Include %q
-`, root, filepath.Join(root, "httpd.pid"), filepath.Join(root, "error.log"), root, frag)
-	file := filepath.Join(root, "httpd.conf")
-	require.NoError(t, os.WriteFile(file, []byte(main), 0o644))
-	res, err := exec.Command(testhost.ApacheBinary(t), "-t", "-f", file).CombinedOutput()
-	require.NoError(t, err, "%s", res)
-	assert.Contains(t, string(res), "Syntax OK")
+	assertFragmentParses(t, root, out, "")
 }
 
 func TestFastCGIConformance(t *testing.T) {

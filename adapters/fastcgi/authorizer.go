@@ -8,7 +8,6 @@ package fastcgi
 
 import (
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -33,18 +32,8 @@ func (s *Server) authorize(req *request, env map[string]string) {
 		r.Reset()
 		requests.Put(r)
 	}()
-	sp := takeServerParams(env)
-	if err := FillFromCGI(r, env); err != nil {
-		s.Log.Error().Err(err).Msg("fastcgi: bad CGI variables")
-		code := http.StatusInternalServerError
-		if errors.Is(err, ErrBadURI) {
-			code = http.StatusBadRequest
-		}
-		writeStatus(req.out, code, nil)
-		return
-	}
-	if !s.proven(req, sp) {
-		writeStatus(req.out, http.StatusForbidden, nil)
+	sp, ok := s.fill(req, r, env)
+	if !ok {
 		return
 	}
 	// The location comes with the request (the generated <Location> sets

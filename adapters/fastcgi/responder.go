@@ -22,18 +22,8 @@ func (s *Server) respond(req *request, env map[string]string) {
 		requests.Put(r)
 	}()
 	w := &responseWriter{out: req.out, header: make(http.Header, 4)}
-	sp := takeServerParams(env)
-	if err := FillFromCGI(r, env); err != nil {
-		s.Log.Error().Err(err).Msg("fastcgi: bad CGI variables")
-		code := http.StatusInternalServerError
-		if errors.Is(err, ErrBadURI) {
-			code = http.StatusBadRequest
-		}
-		writeStatus(req.out, code, nil)
-		return
-	}
-	if !s.proven(req, sp) {
-		writeStatus(req.out, http.StatusForbidden, nil)
+	sp, ok := s.fill(req, r, env)
+	if !ok {
 		return
 	}
 	// Only the web server's own word, proven by its secret, says who the
@@ -71,6 +61,28 @@ func (s *Server) respond(req *request, env map[string]string) {
 	if !w.wrote {
 		w.WriteHeader(r.StatusCode())
 	}
+}
+
+// fill fills r from the request's params, answering the request itself
+// (and returning false) when they do not make one: a bad target is 400,
+// other bad variables 500, a request without the web server's secret 403.
+// The params the web server adds for us come back apart.
+func (s *Server) fill(req *request, r *core.Request, env map[string]string) (serverParams, bool) {
+	sp := takeServerParams(env)
+	if err := FillFromCGI(r, env); err != nil {
+		s.Log.Error().Err(err).Msg("fastcgi: bad CGI variables")
+		code := http.StatusInternalServerError
+		if errors.Is(err, ErrBadURI) {
+			code = http.StatusBadRequest
+		}
+		writeStatus(req.out, code, nil)
+		return sp, false
+	}
+	if !s.proven(req, sp) {
+		writeStatus(req.out, http.StatusForbidden, nil)
+		return sp, false
+	}
+	return sp, true
 }
 
 // proven reports whether a request may go on: with secrets configured, it

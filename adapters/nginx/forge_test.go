@@ -67,7 +67,7 @@ func TestForgedIdentityFromLocalUser(t *testing.T) {
 	}
 }
 
-// runHost runs h until the test ends.
+// runHost runs h until the test ends, and checks that it stops cleanly.
 func runHost(t *testing.T, h *Host) {
 	t.Helper()
 	ready := make(chan struct{})
@@ -77,7 +77,12 @@ func runHost(t *testing.T, h *Host) {
 	go func() { done <- h.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Error("Host.Run did not return after cancel")
+		}
 	})
 	select {
 	case <-ready:

@@ -2,7 +2,6 @@ package nginx
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -122,25 +120,7 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 			s.authConns.Add(1)
 		}
 	}
-	ready := make(chan struct{})
-	h.Ready = func() { close(ready) }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Error("Host.Run did not return after cancel")
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("Host.Run: %v", err)
-	}
+	runHost(t, h)
 	conf, err := Conf(ConfOptions{Site: confCfg, FastCGI: h.FastCGI, Auth: h.Auth, Full: true,
 		Prefix: testhost.NginxPrefix, ServerListen: testhost.NginxListen, SecretDir: secretDir})
 	require.NoError(t, err)
