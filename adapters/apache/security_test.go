@@ -89,11 +89,20 @@ func TestDaemonLongQueryCannotReachAdmin(t *testing.T) {
 			"%d-byte query: body %.200s", n, r.Body)
 		assert.NotContains(t, string(r.Body), "admin area")
 	}
+	// The Go side holds on its own where an admin raised Apache's limit:
+	// without REQUEST_URI (dropped) the authorizer refuses, never checks "/".
+	raised := startFastCGIApacheWith(t, fcgiOptions{GoSite: site, ConfSite: site,
+		Extra: "LimitRequestLine 65536\nLimitRequestFieldSize 65536\n"})
+	r := testhost.Raw(t, raised.Addr, rawGet("/admin/?q="+strings.Repeat("a", 17<<10), demoBasic))
+	assert.Equal(t, http.StatusInternalServerError, r.Status, "body %.200s", r.Body)
+	assert.NotContains(t, string(r.Body), "admin area")
+	assert.Contains(t, raised.Go.LogText(), "REQUEST_URI missing")
+
 	// A long Cookie, also dropped by the FastCGI modules past 16 KiB, is
 	// refused by Apache's own header limit before it gets there.
 	req := "GET /admin/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: " + demoBasic +
 		"\r\nCookie: c=" + strings.Repeat("b", 17<<10) + "\r\n\r\n"
-	r := testhost.Raw(t, h.Addr, req)
+	r = testhost.Raw(t, h.Addr, req)
 	assert.Contains(t, []int{http.StatusForbidden, http.StatusBadRequest}, r.Status, "body %.200s", r.Body)
 	assert.NotContains(t, string(r.Body), "admin area")
 }
