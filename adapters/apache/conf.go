@@ -55,17 +55,20 @@ type ConfOptions struct {
 	SecretDir string
 }
 
-// SecretFile is the file in a secret directory that Apache Includes: it
-// Defines SecretDefine (root-only, mode 0600; Apache reads it as root).
+// SecretFile is the file in a secret directory that Apache Includes inside
+// the <Proxy> section of the Go side's FastCGI address (root-only, mode
+// 0600; Apache reads it as root). It holds the whole directive with the
+// value written out, never a Define: Apache expands ${NAME} in every
+// .htaccess too, where any user with a public_html could echo it.
 const SecretFile = "apache-secret.conf"
 
-// SecretDefine is the Define holding the secret in SecretFile.
-const SecretDefine = "ANYHOST_SECRET_VALUE"
-
-// SecretSnippet is SecretFile's text for value.
+// SecretSnippet is SecretFile's text for value: mod_proxy_fcgi adds the
+// param when it forwards a request to the <Proxy> it is included in, and
+// only then, so no handler Apache runs itself (CGI, SSI, PHP, another
+// FastCGI backend) sees it.
 func SecretSnippet(value string) string {
 	return "# Written by `anyhost secret`: the secret Apache sends to `anyhost serve`. Keep it mode 0600, root.\n" +
-		"Define " + SecretDefine + " " + value + "\n"
+		`ProxyFCGISetEnvIf "true" ` + secret.Param + ` "` + value + `"` + "\n"
 }
 
 // The modes of ConfOptions.Mode.
@@ -494,16 +497,18 @@ func confFastCGI(o ConfOptions) (string, error) {
 		load("authz_core_module", "mod_authz_core.so")
 	}
 	withSecret := o.SecretDir != ""
+	var secretInclude string
 	if withSecret {
 		dir, err := filepath.Abs(o.SecretDir)
 		if err != nil {
 			return "", err
 		}
-		p("Include %s", quote(filepath.Join(dir, SecretFile)))
-		// An ErrorDocument answering a refused request runs as an
-		// internal redirect, whose environment keeps ours as REDIRECT_*:
-		// its post-read-request (which redirects run) drops the secret, so
-		// a CGI script or SSI page serving the error never sees it.
+		secretInclude = filepath.Join(dir, SecretFile)
+		// An ErrorDocument answering an error the Go side sent (with
+		// ProxyErrorOverride) runs as an internal redirect, whose
+		// environment keeps ours as REDIRECT_*: its post-read-request
+		// (which redirects run) drops the secret, so a CGI script or SSI
+		// page serving the error never sees it.
 		p(`SetEnvIfExpr "true" !REDIRECT_%s`, secret.Param)
 	}
 	if auth {
@@ -518,7 +523,14 @@ func confFastCGI(o ConfOptions) (string, error) {
 	}
 	// One worker for every location: its parameters go here, since a
 	// ProxyPass sharing an existing worker ignores its own (AH01146).
-	p("<Proxy %s>\n    ProxySet enablereuse=on\n</Proxy>", quote(url))
+	p("<Proxy %s>\n    ProxySet enablereuse=on", quote(url))
+	if withSecret {
+		// The secret goes with what is forwarded to this address only:
+		// another FastCGI backend under the same <Location> (Debian's
+		// php-fpm) is another <Proxy>.
+		p("    Include %s", quote(secretInclude))
+	}
+	p("</Proxy>")
 	if len(o.Site.SiteHandlers[core.PostReadRequest]) > 0 || len(o.Site.SiteHandlers[core.Translate]) > 0 {
 		p("# Site-wide post-read-request and translate handlers run in the Go process for the")
 		p("# requests forwarded to it, not for Apache's own.")
@@ -548,24 +560,18 @@ func confFastCGI(o ConfOptions) (string, error) {
 			p("    AuthType anyhost")
 			p("    AuthName %s", quote(l.Auth.Realm))
 			p(`    AuthnzFcgiCheckAuthnProvider %s Authoritative On RequireBasicAuth Off UserExpr "%%{reqenv:REMOTE_USER}"`, fcgiProvider)
-			// The authorizer ran the site's require rules already.
+			// The authorizer ran the site's require rules already. It
+			// gets no secret: mod_authnz_fcgi sends only the request's
+			// environment, which every handler Apache runs for the
+			// location (CGI, SSI, PHP) would see too, and a peer asking
+			// the Authorizer role itself learns no more than a login
+			// attempt tells it.
 			p("    Require %s", fcgiProvider)
-			if withSecret {
-				// mod_authnz_fcgi has no directive for params: it sends
-				// the environment.
-				p(`    SetEnvIfExpr "true" %s=${%s}`, secret.Param, SecretDefine)
-			}
 		case handlerAuth(l):
 			// Auth handlers without [location.auth] check what they
 			// like (tokens, headers): they run in the responder. Apache
 			// knows no user here.
 			p("    Require all granted")
-		}
-		if withSecret {
-			// Set when mod_proxy_fcgi forwards the request, never
-			// earlier: the content handlers Apache runs itself (CGI,
-			// SSI) do not see it.
-			p(`    ProxyFCGISetEnvIf "true" %s "${%s}"`, secret.Param, SecretDefine)
 		}
 		// ProxyFCGISetEnvIf lines of enclosing <Location>s run first and
 		// these last, so every location says all three params.
@@ -578,9 +584,13 @@ func confFastCGI(o ConfOptions) (string, error) {
 			// no credentials. mod_proxy_fcgi's own
 			// REMOTE_USER is dropped by the responder (nginx's stock
 			// params forge it), hence ANYHOST_USER.
+			// ANYHOST_AUTH_DONE is the authorizer's own word
+			// (Variable-ANYHOST_AUTH_DONE in its grant), never a
+			// constant: where another Require (Require ip ...) replaced
+			// ours, the authorizer did not run and the responder does.
 			p(`    ProxyFCGISetEnvIf "true" ANYHOST_USER "%%{REMOTE_USER}"`)
 			p(`    ProxyFCGISetEnvIf "true" ANYHOST_AUTH_TYPE "%%{reqenv:ANYHOST_AUTH_TYPE}"`)
-			p(`    ProxyFCGISetEnvIf "true" %s "1"`, fastcgi.ParamAuthDone)
+			p(`    ProxyFCGISetEnvIf "true" %s "%%{reqenv:%s}"`, fastcgi.ParamAuthDone, fastcgi.ParamAuthDone)
 			// CGIPassAuth lets the credentials reach the authorizer; they
 			// stay out of the responder, which trusts the user above.
 			p(`    ProxyFCGISetEnvIf "true" !HTTP_AUTHORIZATION`)

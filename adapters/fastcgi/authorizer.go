@@ -32,7 +32,10 @@ func (s *Server) authorize(req *request, env map[string]string) {
 		r.Reset()
 		requests.Put(r)
 	}()
-	sp, ok := s.fill(req, r, env)
+	// No proof asked: this role believes no identity param (it checks
+	// credentials), and mod_authnz_fcgi could carry a secret only in the
+	// request's environment, where Apache's own handlers would see it.
+	sp, ok := s.fill(req, r, env, false)
 	if !ok {
 		return
 	}
@@ -69,6 +72,10 @@ func (s *Server) authorize(req *request, env map[string]string) {
 			// is the scheme the user really logged in with.
 			h["Variable-ANYHOST_AUTH_TYPE"] = []string{r.AuthType}
 		}
+		// The grant itself says the auth phases ran: the generated config
+		// forwards it to the responder (ParamAuthDone), so where this role
+		// was not asked, the responder runs them.
+		h["Variable-"+ParamAuthDone] = []string{"1"}
 		writeHead(req.out, http.StatusOK, h)
 	case st == http.StatusUnauthorized:
 		h := http.Header{}

@@ -60,10 +60,14 @@ const (
 	HeaderSecret = secret.Header
 )
 
-// The reply headers nginx reads with auth_request_set.
+// The reply headers nginx reads with auth_request_set. HeaderAuthDone says
+// the location's auth phases ran and passed: the generated config forwards
+// it as fastcgi.ParamAuthDone, so where nginx skipped the subrequest
+// (satisfy any), the responder runs them.
 const (
 	HeaderUser     = "X-Anyhost-User"
 	HeaderAuthType = "X-Anyhost-Auth-Type"
+	HeaderAuthDone = "X-Anyhost-Auth-Done"
 )
 
 // nginxHeaders are removed from what auth handlers see as the client's
@@ -137,6 +141,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if len(loc.Handlers[core.Access]) == 0 && len(loc.Handlers[core.Authn]) == 0 && len(loc.Handlers[core.Authz]) == 0 {
+		w.Header()[HeaderAuthDone] = authDone
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -148,6 +153,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			w.Header()[HeaderUser] = []string{r.User}
 			w.Header()[HeaderAuthType] = []string{r.AuthType}
 		}
+		w.Header()[HeaderAuthDone] = authDone
 		w.WriteHeader(http.StatusNoContent)
 	case st == http.StatusUnauthorized:
 		if c := r.ErrHeader().Values("WWW-Authenticate"); len(c) > 0 {
@@ -169,6 +175,9 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}
 }
+
+// authDone is HeaderAuthDone's value; shared, never modified.
+var authDone = []string{"1"}
 
 // oneHeader is the header's value if it came exactly once, else "".
 func oneHeader(h http.Header, name string) string {

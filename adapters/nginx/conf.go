@@ -199,6 +199,7 @@ func Conf(o ConfOptions) (string, error) {
 				p(i3+"auth_request %s;", AuthLocation)
 				p(i3 + "auth_request_set $anyhost_user $upstream_http_x_anyhost_user;")
 				p(i3 + "auth_request_set $anyhost_auth_type $upstream_http_x_anyhost_auth_type;")
+				p(i3 + "auth_request_set $anyhost_auth_done $upstream_http_x_anyhost_auth_done;")
 				// For the auth subrequest, which shares the request's
 				// variables: the site location nginx matched (set runs in
 				// the rewrite phase, before auth_request's access phase).
@@ -216,9 +217,10 @@ func Conf(o ConfOptions) (string, error) {
 			if l.auth && include != "" {
 				p(i3 + "fastcgi_param ANYHOST_USER $anyhost_user;")
 				p(i3 + "fastcgi_param ANYHOST_AUTH_TYPE $anyhost_auth_type;")
-				// auth_request ran this location's auth phases: the
-				// responder does not check the password again.
-				p(i3+"fastcgi_param %s 1;", fastcgi.ParamAuthDone)
+				// The auth check's own word that the auth phases ran:
+				// empty where nginx did not ask (satisfy any), and the
+				// responder then runs them.
+				p(i3+"fastcgi_param %s $anyhost_auth_done;", fastcgi.ParamAuthDone)
 			}
 			p(i2 + "}")
 		}
