@@ -592,8 +592,9 @@ func confFastCGI(o ConfOptions) (string, error) {
 			p(`    ProxyFCGISetEnvIf "true" ANYHOST_AUTH_TYPE "%%{reqenv:ANYHOST_AUTH_TYPE}"`)
 			p(`    ProxyFCGISetEnvIf "true" %s "%%{reqenv:%s}"`, fastcgi.ParamAuthDone, fastcgi.ParamAuthDone)
 			// CGIPassAuth lets the credentials reach the authorizer; they
-			// stay out of the responder, which trusts the user above.
-			p(`    ProxyFCGISetEnvIf "true" !HTTP_AUTHORIZATION`)
+			// stay out of the responder, which trusts the user above,
+			// unless the authorizer did not run and the responder checks.
+			p(`    ProxyFCGISetEnvIf "-n %%{reqenv:%s}" !HTTP_AUTHORIZATION`, fastcgi.ParamAuthDone)
 		} else {
 			// Without the secret the responder believes no user: it runs
 			// the auth phases itself, with the credentials.

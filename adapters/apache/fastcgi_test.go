@@ -303,7 +303,7 @@ func TestFastCGIPasswordCheckedOnce(t *testing.T) {
 	h := startFastCGIApacheSite(t, site, site)
 	conf, err := os.ReadFile(h.ConfFile)
 	require.NoError(t, err)
-	assert.Contains(t, string(conf), `ProxyFCGISetEnvIf "true" !HTTP_AUTHORIZATION`, "the responder needs no credentials")
+	assert.Contains(t, string(conf), `ProxyFCGISetEnvIf "-n %{reqenv:ANYHOST_AUTH_DONE}" !HTTP_AUTHORIZATION`, "the responder needs no credentials where the authorizer granted")
 	forged := testhost.BasicHeader("demo", "demo")
 	forged.Set("Anyhost-Auth-Done", "1")
 	for i := range 4 {

@@ -338,3 +338,21 @@ ErrorDocument 500 /denied.txt
 		assert.NotContains(t, r.Header.Get(name), value, name)
 	}
 }
+
+// Regression (security review): ANYHOST_AUTH_DONE was a constant of the
+// generated <Location>, so where an admin's own Require replaced ours the
+// authorizer never ran and the responder still skipped the auth phases.
+// Now it is the authorizer's own answer, and without it the responder
+// checks.
+func TestDaemonAuthDoneOnlyFromTheAuthorizer(t *testing.T) {
+	h := startFastCGIApacheWith(t, fcgiOptions{Extra: `
+<Location "/private">
+    Require all granted
+</Location>
+`})
+	r := testhost.Do(t, "GET", h.URL+"/private/", nil, nil)
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "body %s", r.Body)
+	assert.NotContains(t, string(r.Body), "Hello")
+	r = testhost.Do(t, "GET", h.URL+"/private/", nil, testhost.BasicHeader("demo", "demo"))
+	assert.Equal(t, "Hello, demo!", string(r.Body), "the responder checked the password itself")
+}
