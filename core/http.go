@@ -78,19 +78,25 @@ func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter strin
 }
 
 // FromHTTP fills r's request fields from a net/http request; the response
-// side is set by Bind. The path comes from the request target through
-// ParseTarget, as on every host, and the request content sees through
-// HTTPRequest carries that same path: net/http leaves dot segments and
-// repeated slashes in URL.Path, and a handler routing on it could serve
-// another location than the one whose auth phases ran. A target that does
-// not parse is ErrTargetForm or ErrTargetEncoding (400).
+// side is set by Bind. The path comes from req.URL through ParseTarget, as
+// on every host, and the request content sees through HTTPRequest carries
+// that same path: net/http leaves dot segments and repeated slashes in
+// URL.Path, and a handler routing on it could serve another location than
+// the one whose auth phases ran. req.URL, not RequestURI: a handler in
+// front of the site (http.StripPrefix) may have rewritten it, and the site
+// must match what it was given. A path that does not parse is
+// ErrTargetEncoding (400).
 func FromHTTP(r *Request, req *http.Request) error {
 	r.Method = req.Method
 	r.URI = req.RequestURI
 	if r.URI == "" {
 		r.URI = req.URL.RequestURI()
 	}
-	t, err := ParseTarget(r.URI)
+	target := req.URL.EscapedPath()
+	if req.URL.RawQuery != "" || req.URL.ForceQuery {
+		target += "?" + req.URL.RawQuery
+	}
+	t, err := ParseTarget(target)
 	if err != nil {
 		return err
 	}
