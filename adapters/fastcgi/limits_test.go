@@ -96,3 +96,45 @@ func TestStalledBodyTimesOut(t *testing.T) {
 	assert.Equal(t, 408, r.status, r.body)
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
+
+// Regression (security review): one connection sending BEGIN_REQUEST for
+// ids 1-512 and no PARAMS took every request slot, and the web server's
+// requests were refused until the params timeout. Now a connection holds at
+// most maxPending such requests, and only running ones count in MaxReqs.
+func TestPendingRequestsCannotLockOut(t *testing.T) {
+	s := &Server{Site: demoSite(t), Log: testLog(t), MaxReqs: 2}
+	addr := serveWith(t, s)
+	hog := dial(t, "tcp", addr)
+	for id := uint16(1); id <= 600; id++ {
+		hog.begin(id, RoleResponder, true)
+	}
+	overloaded := 0
+	for range 600 - maxPending {
+		typ, _, content, err := hog.read()
+		require.NoError(t, err)
+		require.Equal(t, uint8(typeEndRequest), typ)
+		if content[4] == statusOverloaded {
+			overloaded++
+		}
+	}
+	assert.Equal(t, 600-maxPending, overloaded)
+	assert.Equal(t, "Hello!", dial(t, "tcp", addr).do(1, RoleResponder, false, cgiParams("GET", "/hello"), nil).body)
+
+	// Two requests running (waiting for their bodies) fill MaxReqs: a
+	// third is answered 503, and once they end the next one runs.
+	var running []*client
+	for range 2 {
+		c := dial(t, "tcp", addr)
+		c.begin(1, RoleResponder, false)
+		c.params(1, cgiParams("POST", "/echo", "CONTENT_LENGTH", "3"), maxContent)
+		running = append(running, c)
+	}
+	require.Eventually(t, func() bool { return s.reqs.Load() == 2 }, 2*time.Second, 5*time.Millisecond)
+	r := dial(t, "tcp", addr).do(1, RoleResponder, false, cgiParams("GET", "/hello"), nil)
+	assert.Equal(t, 503, r.status)
+	for _, c := range running {
+		c.stream(typeStdin, 1, []byte("abc"), maxContent)
+		assert.Equal(t, int64(3), echoOf(t, c.replies(1)[1]).BodyLength)
+	}
+	assert.Equal(t, "Hello!", dial(t, "tcp", addr).do(1, RoleResponder, false, cgiParams("GET", "/hello"), nil).body)
+}

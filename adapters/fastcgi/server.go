@@ -43,10 +43,12 @@ type Server struct {
 	// MaxConns bounds open connections (further ones wait in the listen
 	// backlog); advertised as FCGI_MAX_CONNS. Default 1024.
 	MaxConns int
-	// MaxReqs bounds requests in progress over all connections; beyond it
-	// BEGIN_REQUEST is answered FCGI_OVERLOADED. Advertised as
-	// FCGI_MAX_REQS. Default 512: every request in progress may hold up to
-	// 1 MiB of PARAMS and a goroutine.
+	// MaxReqs bounds requests running (their PARAMS ended) over all
+	// connections; a request past it is answered 503. Advertised as
+	// FCGI_MAX_REQS. Default 512. Requests still receiving PARAMS are not
+	// counted (a peer opening many without sending PARAMS cannot lock the
+	// web server out): there may be maxPending of them per connection, and
+	// ParamsTimeout and MaxParamsTotal bound them.
 	MaxReqs int
 	// ParamsTimeout bounds the time from BEGIN_REQUEST to the end of its
 	// PARAMS: a web server sends them at once, so a peer that does not is
@@ -206,6 +208,7 @@ type request struct {
 	params  []byte // the PARAMS stream so far
 	tooBig  bool   // past maxParams: answered 431
 	busy    bool   // past the server's MaxParamsTotal: answered 503
+	counted bool   // running, counted in the server's reqs
 	body    *body
 	out     *outStream
 	ctx     context.Context
@@ -227,8 +230,12 @@ var readers = sync.Pool{New: func() any {
 var errClose = errors.New("close")
 
 // errParamsBudget fails a request whose PARAMS did not fit in the server's
-// MaxParamsTotal.
-var errParamsBudget = errors.New("fastcgi: server's PARAMS budget exhausted")
+// MaxParamsTotal, or that found MaxReqs requests running: 503.
+var errParamsBudget = errors.New("fastcgi: server busy")
+
+// maxPending is how many requests a connection may have receiving PARAMS
+// at once.
+const maxPending = 8
 
 func (c *conn) serve() {
 	rr := readers.Get().(*recordReader)
@@ -243,7 +250,6 @@ func (c *conn) serve() {
 			if !req.started { // no goroutine will finish it
 				c.srv.buffered.Add(-int64(cap(req.params)))
 				delete(c.reqs, id)
-				c.srv.reqs.Add(-1)
 			}
 		}
 		c.mu.Unlock()
@@ -395,7 +401,9 @@ func (c *conn) begin(rec record) error {
 		return ErrBadRecord
 	case role != RoleResponder && role != RoleAuthorizer:
 		return refuse(statusUnknownRole)
-	case c.srv.tracked.ShuttingDown() || c.srv.reqs.Load() >= int64(c.srv.MaxReqs):
+	case c.srv.tracked.ShuttingDown() || c.pending >= maxPending:
+		// A web server sends one request's PARAMS right after its
+		// BEGIN_REQUEST; a peer holding more pending than this is not one.
 		return refuse(statusOverloaded)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
@@ -403,7 +411,6 @@ func (c *conn) begin(rec record) error {
 	req := &request{c: c, id: rec.id, role: role, keep: keep, ctx: ctx, cancel: cancel,
 		body: newBody(limits.MaxBody, limits.ReadTimeout)}
 	req.out = newOutStream(rec.id, c.send)
-	c.srv.reqs.Add(1)
 	c.mu.Lock()
 	c.reqs[rec.id] = req
 	c.mu.Unlock()
@@ -442,7 +449,12 @@ func (c *conn) start(req *request) {
 	case req.busy:
 		err = errParamsBudget
 		c.srv.logLimit(c, "fastcgi: PARAMS buffered over all connections exceeded MaxParamsTotal: answered 503")
+	case c.srv.reqs.Add(1) > int64(c.srv.MaxReqs):
+		c.srv.reqs.Add(-1)
+		err = errParamsBudget
+		c.srv.logLimit(c, "fastcgi: MaxReqs requests running: answered 503")
 	default:
+		req.counted = true
 		env, err = decodeParams(req.params)
 	}
 	req.params = nil
@@ -490,7 +502,9 @@ func (c *conn) finish(req *request, status uint8) error {
 		c.idle()
 	}
 	c.mu.Unlock()
-	c.srv.reqs.Add(-1)
+	if req.counted {
+		c.srv.reqs.Add(-1)
+	}
 	err := req.out.end(0, status)
 	if err == nil && !req.keep {
 		err = c.linger()
