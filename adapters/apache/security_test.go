@@ -282,14 +282,14 @@ wait:
 }
 
 // The secret reaches the Go side only, never what Apache runs itself:
-// - not content Apache serves behind the authorizer (a location with
-//   [location.auth] and no content: static files, CGI, PHP), whose
-//   environment and .htaccess files any local user with a public_html or a
-//   script could read;
-// - not an .htaccess line (Apache expands ${NAME} there: no Define holds it);
-// - not an ErrorDocument for an error the Go side sent (ProxyErrorOverride),
-//   which runs as an internal redirect with the environment kept as
-//   REDIRECT_*.
+//   - not content Apache serves behind the authorizer (a location with
+//     [location.auth] and no content: static files, CGI, PHP), whose
+//     environment and .htaccess files any local user with a public_html or a
+//     script could read;
+//   - not an .htaccess line (Apache expands ${NAME} there: no Define holds it);
+//   - not an ErrorDocument for an error the Go side sent (ProxyErrorOverride),
+//     which runs as an internal redirect with the environment kept as
+//     REDIRECT_*.
 func TestDaemonSecretStaysOutOfApache(t *testing.T) {
 	site := writeSite(t, string(demo.SiteTOML)+`
 [[location]]

@@ -28,11 +28,13 @@ type body struct {
 	max  int64
 
 	// A handler waiting for STDIN that does not come (a stalled or
-	// malicious peer) gets core.ErrBodyTimeout (408) after timeout without
-	// a record; the timer exists only once a Read has had to wait.
-	timeout   time.Duration
-	timer     *time.Timer
-	lastWrite time.Time
+	// malicious peer) gets core.ErrBodyTimeout (408) once it has waited
+	// timeout with nothing moving either way; a handler that reads slowly
+	// is not failed for it. The timer exists only once a Read has waited.
+	timeout time.Duration
+	timer   *time.Timer
+	moved   time.Time // data last arrived or was read
+	waiting bool      // a Read waits on an empty buffer
 }
 
 func newBody(max int64, timeout time.Duration) *body {
@@ -49,8 +51,8 @@ func (b *body) expire() {
 	if b.done || b.eof || b.err != nil {
 		return
 	}
-	if idle := time.Since(b.lastWrite); idle < b.timeout {
-		b.timer.Reset(b.timeout - idle)
+	if idle := time.Since(b.moved); !b.waiting || idle < b.timeout {
+		b.timer.Reset(max(b.timeout-idle, time.Millisecond))
 		return
 	}
 	b.err = core.ErrBodyTimeout
@@ -61,9 +63,6 @@ func (b *body) expire() {
 func (b *body) write(p []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.timer != nil {
-		b.lastWrite = time.Now()
-	}
 	if len(p) == 0 {
 		b.eof = true
 		b.cond.Broadcast()
@@ -89,6 +88,9 @@ func (b *body) write(p []byte) {
 		b.buf, b.off = b.buf[:copy(b.buf, b.buf[b.off:])], 0
 	}
 	b.buf = append(b.buf, p...)
+	if b.timer != nil {
+		b.moved = time.Now()
+	}
 	b.cond.Broadcast()
 }
 
@@ -121,14 +123,19 @@ func (b *body) Read(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	for b.off == len(b.buf) && !b.eof && b.err == nil && !b.done {
 		if b.timer == nil && b.timeout > 0 {
-			b.lastWrite = time.Now()
+			b.moved = time.Now()
 			b.timer = time.AfterFunc(b.timeout, b.expire)
 		}
+		b.waiting = true
 		b.cond.Wait()
+		b.waiting = false
 	}
 	if b.off < len(b.buf) {
 		n := copy(p, b.buf[b.off:])
 		b.off += n
+		if b.timer != nil {
+			b.moved = time.Now()
+		}
 		b.cond.Broadcast()
 		return n, nil
 	}

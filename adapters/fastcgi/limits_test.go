@@ -2,6 +2,7 @@ package fastcgi
 
 import (
 	"context"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -137,4 +138,31 @@ func TestPendingRequestsCannotLockOut(t *testing.T) {
 		assert.Equal(t, int64(3), echoOf(t, c.replies(1)[1]).BodyLength)
 	}
 	assert.Equal(t, "Hello!", dial(t, "tcp", addr).do(1, RoleResponder, false, cgiParams("GET", "/hello"), nil).body)
+}
+
+// A handler that reads its body slowly, with pauses longer than
+// ReadTimeout, is not failed for it: only waiting on a peer that sends
+// nothing is (security review).
+func TestSlowReaderIsNotTimedOut(t *testing.T) {
+	b := newBody(1<<20, 50*time.Millisecond)
+	go func() {
+		time.Sleep(20 * time.Millisecond) // the first Read waits: the timer runs
+		for range 4 {
+			b.write(make([]byte, 200<<10)) // blocks while the buffer is full
+		}
+		b.write(nil)
+	}()
+	buf := make([]byte, 16<<10)
+	n := 0
+	for {
+		m, err := b.Read(buf)
+		n += m
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		time.Sleep(20 * time.Millisecond) // a slow consumer: 800 KiB takes ~1 s
+	}
+	assert.Equal(t, 800<<10, n)
+	b.close()
 }
