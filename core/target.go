@@ -44,6 +44,13 @@ func ParseTarget(target string) (Target, error) {
 	if target == "" {
 		return t, ErrTargetForm
 	}
+	for i := 0; i < len(target); i++ {
+		// A fragment is never sent (RFC 9112 3.2.1); hosts disagree on
+		// where one would end the path (or the host), so none is accepted.
+		if c := target[i]; c < 0x20 || c == 0x7f || c == '#' {
+			return t, ErrTargetEncoding
+		}
+	}
 	if target[0] != '/' {
 		rest, host, ok := cutAbsolute(target)
 		if !ok {
@@ -56,13 +63,6 @@ func ParseTarget(target string) (Target, error) {
 		}
 	}
 	raw, query, _ := strings.Cut(target, "?")
-	for i := 0; i < len(target); i++ {
-		// A fragment is never sent (RFC 9112 3.2.1); hosts disagree on
-		// where one would end the path, so none is accepted.
-		if c := target[i]; c < 0x20 || c == 0x7f || c == '#' {
-			return t, ErrTargetEncoding
-		}
-	}
 	decoded, err := url.PathUnescape(raw)
 	if err != nil {
 		return t, ErrTargetEncoding
@@ -97,10 +97,25 @@ func cutAbsolute(target string) (rest, host string, ok bool) {
 	if i := strings.LastIndexByte(host, '@'); i >= 0 {
 		host = host[i+1:] // userinfo is not part of the host
 	}
-	if host == "" {
+	if host == "" || !isHost(host) {
 		return "", "", false
 	}
 	return rest, host, true
+}
+
+// isHost reports whether s has only the characters of an authority's host
+// and port (RFC 3986 3.2.2: reg-name, IP literal, port).
+func isHost(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:[]%", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func isScheme(s string) bool {

@@ -55,6 +55,10 @@ func TestParseTarget(t *testing.T) {
 		{"/a%0Ab", ErrTargetEncoding},
 		{"/a\x01", ErrTargetEncoding},
 		{"/private#x", ErrTargetEncoding},
+		{"http://a#@b/admin/x", ErrTargetEncoding}, // which host? (security review)
+		{"http://a b/x", ErrTargetForm},
+		{"http://a\\b/x", ErrTargetForm},
+		{"http://a<b>/x", ErrTargetForm},
 	} {
 		_, err := ParseTarget(c.in)
 		assert.ErrorIs(t, err, c.err, c.in)

@@ -96,6 +96,9 @@ func Conf(o ConfOptions) (string, error) {
 		return "", fmt.Errorf("%s: [auth] cache and throttle run in the Go pipeline: serve this site in-process with `AnyhostSite %s`, or in daemon mode (--mode fastcgi), or drop them and use Apache's mod_authn_socache",
 			pos, o.Site.File)
 	}
+	if err := checkWords(o.Site); err != nil {
+		return "", err
+	}
 	switch o.Mode {
 	case "", ModeInProcess:
 	case ModeFastCGI:
@@ -152,7 +155,7 @@ func Conf(o ConfOptions) (string, error) {
 	locs := append([]config.Location(nil), o.Site.Locations...)
 	// Apache merges <Location> sections in file order, so enclosing
 	// prefixes must come first for nested ones to override them.
-	sort.SliceStable(locs, func(i, j int) bool { return len(locs[i].Path) < len(locs[j].Path) })
+	sort.SliceStable(locs, func(i, j int) bool { return len(locPrefix(locs[i])) < len(locPrefix(locs[j])) })
 	used := map[string]bool{}
 	for _, l := range locs {
 		var provider string
@@ -164,11 +167,7 @@ func Conf(o ConfOptions) (string, error) {
 			}
 			p("AnyhostAuthnProvider %s %s", provider, strings.Join(refs, " "))
 		}
-		prefix := strings.TrimSuffix(l.Path, "/")
-		if prefix == "" {
-			prefix = "/"
-		}
-		p("<Location %s>", quote(prefix))
+		p("<Location %s>", quote(locPrefix(l)))
 		if len(l.Handlers[core.Content]) > 0 {
 			p("    SetHandler anyhost")
 		}
@@ -464,12 +463,6 @@ func confFastCGI(o ConfOptions) (string, error) {
 	if port, _ := strconv.Atoi(o.FastCGI[strings.LastIndexByte(o.FastCGI, ':')+1:]); port < 1 || port > 65535 {
 		return "", fmt.Errorf("--fastcgi: port of %q out of range", o.FastCGI)
 	}
-	for _, l := range o.Site.Locations {
-		if strings.ContainsAny(l.Path, "$%\"\\\x00\r\n") {
-			// SetEnvIfExpr would read $1 and friends in the value.
-			return "", fmt.Errorf("%s: location %q has characters an Apache environment value cannot hold", l.Pos, l.Path)
-		}
-	}
 	url := "fcgi://" + o.FastCGI + "/"
 	c, err := newConfText(o, "anyhost apache conf --mode fastcgi")
 	if err != nil {
@@ -538,7 +531,7 @@ func confFastCGI(o ConfOptions) (string, error) {
 	locs := append([]config.Location(nil), o.Site.Locations...)
 	// Apache merges <Location> sections in file order, so enclosing
 	// prefixes must come first for nested ones to override them.
-	sort.SliceStable(locs, func(i, j int) bool { return len(locs[i].Path) < len(locs[j].Path) })
+	sort.SliceStable(locs, func(i, j int) bool { return len(locPrefix(locs[i])) < len(locPrefix(locs[j])) })
 	for _, l := range locs {
 		prefix := locPrefix(l)
 		p("<Location %s>", quote(prefix))
@@ -624,11 +617,52 @@ func secretFlag(o ConfOptions) string {
 	return " --secret file:" + filepath.Join(o.SecretDir, secret.File)
 }
 
-func locPrefix(l config.Location) string {
-	if prefix := strings.TrimSuffix(l.Path, "/"); prefix != "" {
-		return prefix
+// locPrefix is the <Location> for l: its prefix as the site matches it
+// (core.LocationPrefix), so Apache and the Go side name the same thing.
+func locPrefix(l config.Location) string { return core.LocationPrefix(l.Path) }
+
+// checkWords refuses what would not reach Apache as written: a location
+// path Apache would read as a wildcard (<Location> takes * ? [ ]) or that
+// SetEnvIfExpr would expand ($1), and any control character (a newline in
+// a path or an option value would start a directive of its own).
+func checkWords(s *config.Site) error {
+	ctl := func(v string) bool {
+		return strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
 	}
-	return "/"
+	check := func(refs []config.HandlerRef) error {
+		for _, h := range refs {
+			for k, v := range h.Options {
+				if ctl(k) || ctl(v) {
+					return fmt.Errorf("%s: %s: option %q has a control character Apache's configuration cannot hold", h.Pos, h.Name, k)
+				}
+			}
+		}
+		return nil
+	}
+	for _, hs := range s.SiteHandlers {
+		if err := check(hs); err != nil {
+			return err
+		}
+	}
+	for _, l := range s.Locations {
+		if ctl(l.Path) || strings.ContainsAny(l.Path, "*?[]$%\"\\") {
+			return fmt.Errorf("%s: location %q has characters an Apache <Location> cannot hold as written (wildcards, $, %%, quotes, control characters)", l.Pos, l.Path)
+		}
+		for _, hs := range l.Handlers {
+			if err := check(hs); err != nil {
+				return err
+			}
+		}
+		if l.Auth != nil {
+			if err := check(l.Auth.Providers); err != nil {
+				return err
+			}
+			if ctl(l.Auth.Realm) {
+				return fmt.Errorf("%s: location %s: the realm has a control character", l.Pos, l.Path)
+			}
+		}
+	}
+	return nil
 }
 
 // handlerAuth reports whether l has auth handlers of its own without

@@ -176,7 +176,7 @@ func (e errLocation) Error() string { return "fastcgi: " + e.msg }
 // own for it.
 func checkLocation(site *core.Site, r *core.Request, sp serverParams) (*core.Location, error) {
 	loc := site.Match(r.Path)
-	if !sp.hasLocation {
+	if !sp.hasLocation || sp.location == "" {
 		return nil, errLocation{ParamLocation + " missing: the web server's configuration does not say which location it checked (regenerate it with `anyhost apache conf` or `anyhost nginx conf`)"}
 	}
 	if named := core.LocationPrefix(sp.location); named != loc.Prefix {

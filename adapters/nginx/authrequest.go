@@ -134,7 +134,11 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	loc := h.current().Match(r.Path)
-	if named, ok := req.Header[HeaderLocation]; ok && (len(named) != 1 || core.LocationPrefix(named[0]) != loc.Prefix) {
+	// Where nginx proves itself, it also says which location it checked
+	// (every generated location does); elsewhere the name is checked when
+	// it comes.
+	if named, ok := req.Header[HeaderLocation]; (ok || h.Secrets.Configured()) &&
+		(len(named) != 1 || named[0] == "" || core.LocationPrefix(named[0]) != loc.Prefix) {
 		h.Log.Error().Strs("nginx_location", named).Str("path", r.Path).Str("site_location", loc.Prefix).
 			Msg("nginx: the auth check names another location than the site matches: regenerate nginx's configuration from this site file")
 		w.WriteHeader(http.StatusInternalServerError)
