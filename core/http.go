@@ -92,14 +92,13 @@ func FromHTTP(r *Request, req *http.Request) error {
 	if r.URI == "" {
 		r.URI = req.URL.RequestURI()
 	}
-	target := req.URL.EscapedPath()
-	if req.URL.RawQuery != "" || req.URL.ForceQuery {
-		target += "?" + req.URL.RawQuery
-	}
-	t, err := ParseTarget(target)
+	// The path only: net/http has split the query off already, and
+	// joining them again would cost an allocation per request.
+	t, err := ParseTarget(req.URL.EscapedPath())
 	if err != nil {
 		return err
 	}
+	t.RawQuery = req.URL.RawQuery
 	r.Path = t.Path
 	r.RawQuery = t.RawQuery
 	r.Proto = req.Proto
@@ -139,8 +138,12 @@ func (r *Request) HTTPRequest() *http.Request {
 		return r.hreq
 	}
 	u := &url.URL{Path: r.Path, RawQuery: r.RawQuery}
-	if t, err := ParseTarget(r.URI); err == nil && t.Path == r.Path && t.RawQuery == r.RawQuery {
-		u.RawPath = t.RawPath // the client's escaping, where it means the same path
+	if strings.IndexByte(r.URI, '%') >= 0 {
+		// Only an escaped target has a RawPath to keep: the client's
+		// escaping, where it means the same path.
+		if t, err := ParseTarget(r.URI); err == nil && t.Path == r.Path && t.RawQuery == r.RawQuery {
+			u.RawPath = t.RawPath
+		}
 	}
 	major, minor, _ := http.ParseHTTPVersion(r.Proto)
 	req := &http.Request{

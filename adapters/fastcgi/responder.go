@@ -91,7 +91,7 @@ func (s *Server) fill(req *request, r *core.Request, env map[string]string, proo
 // every request); without, nothing is proven and nothing is refused, but
 // the caller believes no identity.
 func (s *Server) proven(req *request, sp serverParams) bool {
-	if !s.Secrets.Configured() || s.Secrets.Valid(sp.secret) {
+	if s.Secrets.Admits(sp.secret) {
 		return true
 	}
 	if ok, more := s.refusals.Allow(); ok {

@@ -80,12 +80,12 @@ type Server struct {
 	buffered atomic.Int64
 }
 
-// paramsTimeout is ParamsTimeout or its default.
-func (s *Server) paramsTimeout() time.Duration {
+// paramsTimeout is ParamsTimeout or its default from the site's limits.
+func (s *Server) paramsTimeout(l core.Limits) time.Duration {
 	if s.ParamsTimeout > 0 {
 		return s.ParamsTimeout
 	}
-	return s.current().Limits.WithDefaults().ReadHeaderTimeout
+	return l.ReadHeaderTimeout
 }
 
 // logLimit logs a limit that refused or cut off a request, at most once a
@@ -418,7 +418,7 @@ func (c *conn) begin(rec record) error {
 	if c.pending == 1 {
 		// Until its PARAMS end; an earlier pending request's deadline,
 		// which is sooner, is kept.
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.paramsTimeout()))
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.paramsTimeout(limits)))
 	}
 	return nil
 }

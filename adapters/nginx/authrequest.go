@@ -119,7 +119,7 @@ func (h *AuthHandler) current() *core.Site {
 }
 
 func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if h.Secrets.Configured() && !h.Secrets.Valid(oneHeader(req.Header, HeaderSecret)) {
+	if !h.Secrets.Admits(oneHeader(req.Header, HeaderSecret)) {
 		if ok, more := h.refusals.Allow(); ok {
 			h.Log.Warn().Int("more_since_last_line", more).
 				Msg("nginx: auth check without the web server's secret refused (another local process, or an nginx configured without `--secret-dir`)")

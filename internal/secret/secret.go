@@ -83,6 +83,11 @@ func (s *Set) Valid(v string) bool {
 	return ok == 1
 }
 
+// Admits reports whether a request carrying v may go on: with no secret
+// configured nothing is proven and nothing refused (the caller believes no
+// identity); with some, v must be one of them.
+func (s *Set) Admits(v string) bool { return !s.Configured() || s.Valid(v) }
+
 // Load resolves references (file:PATH or env:NAME, relative paths against
 // dir) and returns the secrets they hold, one per line, checked.
 func Load(refs []string, dir string) ([]string, error) {

@@ -53,11 +53,10 @@ func (rl *reloader) start(ctx context.Context, host siteSetter) {
 
 func (rl *reloader) reload(host siteSetter) {
 	if len(rl.secretRefs) > 0 {
-		if values, err := secret.Load(rl.secretRefs, "."); err != nil {
+		if err := rl.loadSecrets(); err != nil {
 			rl.log.Error().Err(err).Msg("reload: the secrets did not load: still accepting the previous ones")
 		} else {
-			rl.secrets.Replace(values)
-			rl.log.Info().Int("secrets", len(values)).Msg("reloaded the web server's secrets")
+			rl.log.Info().Msg("reloaded the web server's secrets")
 		}
 	}
 	site, err := loadSite(rl.path)
@@ -79,6 +78,20 @@ func (rl *reloader) reload(host siteSetter) {
 			rl.log.Warn().Err(err).Msg("closing the replaced site's connections")
 		}
 	})
+}
+
+// loadSecrets reads secretRefs into secrets, which it makes on first use;
+// on an error the secrets accepted so far stay.
+func (rl *reloader) loadSecrets() error {
+	values, err := secret.Load(rl.secretRefs, ".")
+	if err != nil {
+		return err
+	}
+	if rl.secrets == nil {
+		rl.secrets = new(secret.Set)
+	}
+	rl.secrets.Replace(values)
+	return nil
 }
 
 // close releases the serving site's connections, once the host stopped.

@@ -22,7 +22,6 @@ import (
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/listen"
 	"github.com/anyhost/anyhost/internal/ratelog"
-	"github.com/anyhost/anyhost/internal/secret"
 )
 
 // adapter runs a site on one kind of host until ctx ends; it hands its
@@ -90,13 +89,10 @@ func serveCommand() *cli.Command {
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			rl := &reloader{path: c.String("config"), hup: hup, log: log, site: site, grace: c.Duration("shutdown-timeout")}
-			if refs := c.StringSlice("secret"); len(refs) > 0 {
-				values, err := secret.Load(refs, ".")
-				if err != nil {
+			if rl.secretRefs = c.StringSlice("secret"); len(rl.secretRefs) > 0 {
+				if err := rl.loadSecrets(); err != nil {
 					return cli.Exit("--secret: "+err.Error(), 1)
 				}
-				rl.secrets, rl.secretRefs = new(secret.Set), refs
-				rl.secrets.Replace(values)
 			}
 			err = a.run(ctx, c, site, log, rl)
 			rl.close()
