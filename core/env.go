@@ -13,6 +13,7 @@ import (
 func (r *Request) Env() map[string]string {
 	if r.env == nil && r.envLoader != nil {
 		r.env = r.envLoader()
+		hideFromEnv(r.env)
 	}
 	if r.env != nil {
 		if r.User != "" {
@@ -66,7 +67,21 @@ func (r *Request) Env() map[string]string {
 }
 
 // SetEnv installs the environment a host received with the request.
-func (r *Request) SetEnv(env map[string]string) { r.env = env }
+func (r *Request) SetEnv(env map[string]string) {
+	hideFromEnv(env)
+	r.env = env
+}
+
+// hideFromEnv removes what Env() never shows, whichever host made the
+// environment: credentials, as Apache keeps them from CGI without
+// CGIPassAuth (the Authorization header is still the request's), and
+// HTTP_PROXY, which a library reading the environment would take for its
+// proxy setting (httpoxy, CVE-2016-5385).
+func hideFromEnv(env map[string]string) {
+	delete(env, "HTTP_AUTHORIZATION")
+	delete(env, "HTTP_PROXY_AUTHORIZATION")
+	delete(env, "HTTP_PROXY")
+}
 
 // SetEnvLoader installs a function that fetches the environment on first
 // use, for hosts where fetching it costs a call into the server (Apache).

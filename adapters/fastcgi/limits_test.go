@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,4 +167,79 @@ func TestSlowReaderIsNotTimedOut(t *testing.T) {
 	}
 	assert.Equal(t, 800<<10, n)
 	b.close()
+}
+
+// Regression: after SetSite (a SIGHUP reload) the server kept the first
+// site's idle and write timeouts, while the reload's log line said the new
+// limits were in force. Every limit now comes from the current site.
+func TestReloadAppliesNewLimits(t *testing.T) {
+	small := demoSite(t)
+	small.Limits = core.Limits{MaxBody: 100, IdleTimeout: 150 * time.Millisecond}
+	s := &Server{Site: small, Log: testLog(t)}
+	addr := serveWith(t, s)
+	body := []byte(strings.Repeat("x", 1000))
+	post := cgiParams("POST", "/echo", "CONTENT_LENGTH", "1000")
+	assert.Equal(t, 413, dial(t, "tcp", addr).do(1, RoleResponder, false, post, body).status)
+
+	large := demoSite(t)
+	large.Limits = core.Limits{MaxBody: 10 << 20, IdleTimeout: 10 * time.Second}
+	s.SetSite(large)
+	c := dial(t, "tcp", addr)
+	assert.Equal(t, 200, c.do(1, RoleResponder, true, post, body).status, "the new body limit")
+	time.Sleep(500 * time.Millisecond) // past the old idle timeout, within the new one
+	assert.Equal(t, 200, c.do(2, RoleResponder, true, post, body).status, "the new idle timeout")
+}
+
+// Regression: MaxReqs was checked and counted in two steps, so requests
+// arriving together on many connections ran past it. No more than MaxReqs
+// run at once however many arrive together, and every request past it is
+// answered 503, none dropped.
+func TestMaxReqsHoldsUnderConcurrency(t *testing.T) {
+	const limit, conns = 3, 24
+	var running, peak atomic.Int64
+	release := make(chan struct{})
+	slow := core.HandlerFunc(func(r *core.Request) core.Status {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-release
+		running.Add(-1)
+		r.WriteString("done")
+		return core.OK
+	})
+	loc := &core.Location{Prefix: "/"}
+	loc.Handlers[core.Content] = []core.Handler{slow}
+	site, err := core.NewSite([]*core.Location{loc})
+	require.NoError(t, err)
+	s := &Server{Site: site, Log: testLog(t), MaxReqs: limit}
+	addr := serveWith(t, s)
+
+	clients := make([]*client, conns)
+	for i := range clients {
+		clients[i] = dial(t, "tcp", addr)
+	}
+	statuses := make(chan int, conns)
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.begin(1, RoleResponder, false)
+			c.params(1, cgiParams("GET", "/slow"), maxContent)
+			c.rec(typeStdin, 1, nil)
+		}()
+	}
+	wg.Wait()
+	require.Eventually(t, func() bool { return s.reqs.Load() == limit }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // let any overshoot show
+	assert.LessOrEqual(t, peak.Load(), int64(limit))
+	close(release)
+	for _, c := range clients {
+		go func() { statuses <- c.replies(1)[1].status }()
+	}
+	got := map[int]int{}
+	for range conns {
+		got[<-statuses]++
+	}
+	assert.Equal(t, map[int]int{200: limit, 503: conns - limit}, got)
 }

@@ -280,7 +280,7 @@ func (c *conn) serve() {
 // request. While requests run there is none: a handler may stream for long
 // while the web server has nothing to send.
 func (c *conn) idle() {
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.Site.Limits.WithDefaults().IdleTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.current().Limits.WithDefaults().IdleTimeout))
 }
 
 // CloseIfIdle closes the connection when no request is in progress on it
@@ -299,7 +299,7 @@ func (c *conn) Close() error { return c.nc.Close() }
 func (c *conn) send(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if wt := c.srv.Site.Limits.WriteTimeout; wt > 0 {
+	if wt := c.srv.current().Limits.WriteTimeout; wt > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(wt))
 	}
 	_, err := c.nc.Write(b)
@@ -449,8 +449,7 @@ func (c *conn) start(req *request) {
 	case req.busy:
 		err = errParamsBudget
 		c.srv.logLimit(c, "fastcgi: PARAMS buffered over all connections exceeded MaxParamsTotal: answered 503")
-	case c.srv.reqs.Add(1) > int64(c.srv.MaxReqs):
-		c.srv.reqs.Add(-1)
+	case !c.srv.admit():
 		err = errParamsBudget
 		c.srv.logLimit(c, "fastcgi: MaxReqs requests running: answered 503")
 	default:
@@ -489,6 +488,21 @@ func (c *conn) run(req *request, env map[string]string, perr error) {
 	req.body.close()
 	if err := c.finish(req, statusRequestComplete); err != nil {
 		c.nc.Close()
+	}
+}
+
+// admit counts a request as running unless MaxReqs already are, in one
+// compare-and-swap: concurrent connections can neither overshoot the limit
+// nor be refused a slot that is free.
+func (s *Server) admit() bool {
+	for {
+		n := s.reqs.Load()
+		if n >= int64(s.MaxReqs) {
+			return false
+		}
+		if s.reqs.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
 }
 

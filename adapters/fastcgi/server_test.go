@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -498,4 +499,30 @@ func BenchmarkResponderHello(b *testing.B) {
 // testLog logs to the test's output at warn level and above.
 func testLog(t testing.TB) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+}
+
+// Regression: FastCGI's Env() passed HTTP_AUTHORIZATION and HTTP_PROXY
+// through while standalone's hid them. One rule on every host: neither
+// reaches Env() (credentials as Apache keeps them from CGI; Proxy is
+// httpoxy), while Authorization still reaches the request's headers.
+func TestEnvHidesCredentialsAndProxy(t *testing.T) {
+	var env map[string]string
+	var auth string
+	loc := &core.Location{Prefix: "/"}
+	loc.Handlers[core.Content] = []core.Handler{core.HandlerFunc(func(r *core.Request) core.Status {
+		env, auth = maps.Clone(r.Env()), r.Header.Get("Authorization")
+		return core.OK
+	})}
+	site, err := core.NewSite([]*core.Location{loc})
+	require.NoError(t, err)
+	addr := serveWith(t, &Server{Site: site, Log: testLog(t)})
+	r := dial(t, "tcp", addr).do(1, RoleResponder, false, cgiParams("GET", "/x",
+		"HTTP_AUTHORIZATION", "Basic ZGVtbzpkZW1v", "HTTP_PROXY", "http://evil.test:8080",
+		"HTTP_PROXY_AUTHORIZATION", "Basic eDp5", "HTTP_X_KEPT", "yes"), nil)
+	require.Equal(t, 200, r.status)
+	assert.Equal(t, "Basic ZGVtbzpkZW1v", auth)
+	assert.NotContains(t, env, "HTTP_AUTHORIZATION")
+	assert.NotContains(t, env, "HTTP_PROXY")
+	assert.NotContains(t, env, "HTTP_PROXY_AUTHORIZATION")
+	assert.Equal(t, "yes", env["HTTP_X_KEPT"])
 }
