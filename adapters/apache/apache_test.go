@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,12 +156,11 @@ func TestConfigTestRejectsUnknownHandler(t *testing.T) {
 	assert.Contains(t, string(out), "demo.hello", "the message lists what the library registers")
 }
 
-// A library that cannot load costs 500s, never a child that exits (Apache
-// would respawn it in a loop).
-func TestBrokenLibraryAnswers500(t *testing.T) {
+// brokenLibDir is a library directory whose library is a shared object
+// that is not an anyhost library.
+func brokenLibDir(t *testing.T) string {
 	lib := testhost.ApacheLibDir(t)
 	bad := testhost.NewApacheRoot(t)
-	// A shared object that is not an anyhost library.
 	mod, err := os.ReadFile(filepath.Join(lib, "mod_anyhost.so"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(bad, "mod_anyhost.so"), mod, 0o755))
@@ -168,12 +168,52 @@ func TestBrokenLibraryAnswers500(t *testing.T) {
 	names, err := os.ReadFile(filepath.Join(lib, "anyhost-app.so.names"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(bad, "anyhost-app.so.names"), names, 0o644))
-	a := testhost.StartApache(t, testhost.ApacheOptions{LibDir: bad})
+	return bad
+}
+
+// A library that cannot load costs 500s, never a child that exits (Apache
+// would respawn it in a loop).
+func TestBrokenLibraryAnswers500(t *testing.T) {
+	a := testhost.StartApache(t, testhost.ApacheOptions{LibDir: brokenLibDir(t)})
 	for i := 0; i < 3; i++ {
 		assert.Equal(t, http.StatusInternalServerError, testhost.Do(t, "GET", a.URL+"/hello", nil, nil).Status)
 	}
 	assert.Contains(t, a.ErrorLog(), "is not an anyhost library")
 	assert.NotContains(t, a.ErrorLog(), "exit signal")
+}
+
+// Regression: under AnyhostSite, hook_log returned the site's status (500
+// when the library did not load), which ends Apache's run-all log chain:
+// the log modules after us (mod_log_forensic here) never ran for those
+// requests.
+func TestSiteLogHookLeavesLogChain(t *testing.T) {
+	bad := brokenLibDir(t)
+	demoSite, err := os.ReadFile(filepath.Join(testhost.ModuleRoot(), "handlers", "demo", "site.toml"))
+	require.NoError(t, err)
+	site := writeSite(t, string(demoSite))
+	a := testhost.StartApache(t, testhost.ApacheOptions{LibDir: bad, MPM: "prefork", SiteFile: writeSite(t, ""), Extra: `AnyhostSite "` + site + `"
+LoadModule log_forensic_module /usr/lib/apache2/modules/mod_log_forensic.so
+ForensicLog ROOT/forensic.log`})
+	for i := 0; i < 3; i++ {
+		// Connection: close, as Apache logs a request when its connection
+		// has written it out, which keep-alive may defer.
+		st := testhost.Do(t, "GET", a.URL+"/hello?n="+strconv.Itoa(i), nil, http.Header{"Connection": {"close"}}).Status
+		assert.Equal(t, http.StatusInternalServerError, st)
+	}
+	// mod_log_forensic writes "+id request" before and "-id" after, from
+	// its log_transaction hook (APR_HOOK_REALLY_LAST).
+	forensic := func() string { b, _ := os.ReadFile(filepath.Join(a.Root, "forensic.log")); return string(b) }
+	logged := func() int {
+		n, log := 0, forensic()
+		for _, line := range strings.Split(log, "\n") {
+			if id, _, ok := strings.Cut(strings.TrimPrefix(line, "+"), "|GET /hello?n="); ok && strings.Contains(log, "\n-"+id+"\n") {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return logged() == 3 }, 5*time.Second, 50*time.Millisecond, "forensic log: %s", forensic())
+	assert.Equal(t, 3, strings.Count(a.AccessLog(), "/hello?n="))
 }
 
 // Graceful restarts under load: every child's Go runtime stops with it and

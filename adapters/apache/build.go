@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/anyhost/anyhost/internal/wire"
 )
 
 //go:embed module/mod_anyhost.c bridge/anyhost_bridge.h
@@ -160,6 +162,9 @@ func buildModule(ctx context.Context, dir string, log io.Writer) error {
 		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
 			return err
 		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, wire.CHeaderFile), []byte(wire.CHeader), 0o644); err != nil {
+		return err
 	}
 	if err := run(ctx, dir, log, apxs, "-c", "-Wc,-Wall", "-Wc,-Werror", "mod_anyhost.c"); err != nil {
 		return err

@@ -59,26 +59,9 @@ typedef struct {
     long (*env)(void *r, char **out);
 } ah_host;
 
-/*
- * Wire formats. A string is a uint32 length (host byte order) followed by
- * its bytes, no NUL.
- *
- * Request record (C -> Go), packed fresh for every call:
- *   uint32 kind (0 initial, 1 subrequest, 2 internal redirect)
- *   uint32 loglevel (APLOG_*), int64 content_length (-1 unknown),
- *   strings: method, unparsed_uri, uri (decoded path), args, protocol,
- *            host, scheme, remote_addr ("ip:port"), user, auth_type,
- *            handler_name
- *   uint32 n, then n header name/value string pairs (headers_in)
- *   uint32 n, then n note name/value string pairs (notes)
- *
- * Response record (Go -> C): a sequence of ops, each one byte followed by
- * two strings (key, value; unused ones empty):
- *   'S' status (value: decimal)     'U' user            'T' auth type
- *   'H' headers_out add             'h' headers_out unset (key)
- *   'E' err_headers_out add         'N' notes set       'V' subprocess_env set
- *   'P' uri (path) set              'B' body bytes (value)
- */
+/* The records these functions pass (request, response, environment, spec
+ * table) are specified, and read and written on the C side, in
+ * anyhost_wire.h (internal/wire), shared with every in-process bridge. */
 
 /*
  * Go's exports. Each returns quickly and never lets a panic reach C.

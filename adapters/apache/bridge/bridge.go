@@ -21,8 +21,8 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/anyhost/anyhost/adapters/apache/wire"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/wire"
 )
 
 // BridgeVersion must equal ANYHOST_BRIDGE_VERSION in anyhost_bridge.h.

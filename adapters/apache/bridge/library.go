@@ -9,9 +9,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/anyhost/anyhost/adapters/apache/wire"
 	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/wire"
 )
 
 // library is everything anyhost_init built for this Apache child: one

@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -10,8 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/anyhost/anyhost/adapters/apache/wire"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/wire"
 )
 
 // reqState is what Go keeps for one Apache request across the phases that
@@ -162,7 +164,7 @@ func (st *reqState) finish(content bool) []byte {
 func (st *reqState) reset() {
 	st.req.Reset()
 	st.w.reset()
-	st.body.eof = false
+	st.body.err = nil
 	st.envLoaded = false
 	st.r = nil
 	st.handle = 0
@@ -269,28 +271,42 @@ func (w *responseWriter) reset() {
 // (dechunking, LimitRequestBody, 100-continue).
 type bodyReader struct {
 	st  *reqState
-	eof bool
+	err error // io.EOF or the error that ended the body, returned again
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
-	if b.eof {
-		return 0, io.EOF
+	if b.err != nil {
+		return 0, b.err
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n := b.st.lib.host.readBody(b.st.r, p)
+	n, err := readResult(b.st.lib.host.readBody(b.st.r, p), len(p))
+	b.err = err
+	return n, err
+}
+
+// errBadRead is a count from Apache's read_body that cannot be one.
+var errBadRead = errors.New("bridge: Apache's read_body reported more bytes than the buffer holds")
+
+// readResult turns what Apache's read_body returned for a buffer of max
+// bytes into Read's results. A count past the buffer is a broken bridge,
+// never bytes (a negated AP_FILTER_ERROR once arrived as "102 bytes read");
+// it answers 500.
+func readResult(n, max int) (int, error) {
 	switch {
+	case n > max:
+		return 0, fmt.Errorf("%w (%d into %d)", errBadRead, n, max)
 	case n > 0:
 		return n, nil
 	case n == 0:
-		b.eof = true
 		return 0, io.EOF
 	case n == -http.StatusRequestEntityTooLarge:
 		return 0, core.ErrBodyTooLarge
-	default:
-		return 0, io.ErrUnexpectedEOF
+	case n == -http.StatusRequestTimeout:
+		return 0, core.ErrBodyTimeout
 	}
+	return 0, io.ErrUnexpectedEOF
 }
 
 // logWriter sends zerolog's lines to Apache's error log for the request.

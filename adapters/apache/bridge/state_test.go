@@ -2,14 +2,15 @@ package bridge
 
 import (
 	"encoding/binary"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/anyhost/anyhost/adapters/apache/wire"
 	"github.com/anyhost/anyhost/core"
 	_ "github.com/anyhost/anyhost/handlers/demo"
+	"github.com/anyhost/anyhost/internal/wire"
 )
 
 // record packs a request the way mod_anyhost.c does.
@@ -128,5 +129,34 @@ func BenchmarkContentPhase(b *testing.B) {
 		st.finish(true)
 		st.reset()
 		lib.pool.Put(st)
+	}
+}
+
+// Regression: mod_anyhost.c negated AP_FILTER_ERROR (-102) into "102 bytes
+// read" that were never written. The C side now answers -400 for it, and
+// the Go reader refuses any count past its buffer (500), so stale memory
+// can never become request body.
+func TestBodyReadPastBufferRefused(t *testing.T) {
+	n, err := readResult(102, 10)
+	assert.Zero(t, n)
+	require.ErrorIs(t, err, errBadRead)
+	assert.Equal(t, core.Status(500), core.StatusForError(err))
+	for _, tt := range []struct {
+		n, max, want int
+		err         error
+		status      core.Status
+	}{
+		{10, 10, 10, nil, 0},
+		{0, 10, 0, io.EOF, 0},
+		{-413, 10, 0, core.ErrBodyTooLarge, 413},
+		{-408, 10, 0, core.ErrBodyTimeout, 408},
+		{-400, 10, 0, io.ErrUnexpectedEOF, 400},
+	} {
+		n, err := readResult(tt.n, tt.max)
+		assert.Equal(t, tt.want, n)
+		assert.ErrorIs(t, err, tt.err)
+		if tt.status != 0 {
+			assert.Equal(t, tt.status, core.StatusForError(err))
+		}
 	}
 }

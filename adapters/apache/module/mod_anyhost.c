@@ -32,6 +32,7 @@
 #include "apr_hash.h"
 
 #include "anyhost_bridge.h"
+#include "anyhost_wire.h"
 
 module AP_MODULE_DECLARE_DATA anyhost_module;
 
@@ -325,57 +326,35 @@ static const command_rec ah_cmds[] = {
 
 /* ---- packing the request for Go ---- */
 
-typedef struct {
-    char *p;
-} packer;
-
-static void put_u32(packer *w, apr_uint32_t v)
+/* Records are packed by one function called twice: measuring, then
+ * writing (anyhost_wire.h). */
+static const char *pack_twice(apr_pool_t *pool, void (*pack)(ah_packer *, void *), void *arg, long *len)
 {
-    memcpy(w->p, &v, 4);
-    w->p += 4;
+    ah_packer w = {NULL, 0};
+    pack(&w, arg);
+    w.p = apr_palloc(pool, w.n ? w.n : 1);
+    *len = (long)w.n;
+    w.n = 0;
+    pack(&w, arg);
+    return w.p;
 }
 
-static void put_str(packer *w, const char *s, apr_size_t n)
-{
-    put_u32(w, (apr_uint32_t)n);
-    if (n)
-        memcpy(w->p, s, n);
-    w->p += n;
-}
-
-static void put_cstr(packer *w, const char *s)
-{
-    put_str(w, s ? s : "", s ? strlen(s) : 0);
-}
-
-static apr_size_t table_size(const apr_table_t *t)
+static void put_table(ah_packer *w, const apr_table_t *t)
 {
     const apr_array_header_t *a = apr_table_elts(t);
     const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
-    apr_size_t n = 4;
-    int i;
-    for (i = 0; i < a->nelts; i++)
-        if (e[i].key)
-            n += 8 + strlen(e[i].key) + (e[i].val ? strlen(e[i].val) : 0);
-    return n;
-}
-
-static void put_table(packer *w, const apr_table_t *t)
-{
-    const apr_array_header_t *a = apr_table_elts(t);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+    size_t count = w->n;
     apr_uint32_t n = 0;
-    char *count = w->p;
     int i;
-    w->p += 4;
+    ah_put_u32(w, 0);
     for (i = 0; i < a->nelts; i++) {
         if (!e[i].key)
             continue;
-        put_cstr(w, e[i].key);
-        put_cstr(w, e[i].val);
+        ah_put_cstr(w, e[i].key);
+        ah_put_cstr(w, e[i].val);
         n++;
     }
-    memcpy(count, &n, 4);
+    ah_put_u32_at(w, count, n);
 }
 
 static int request_kind(request_rec *r)
@@ -387,125 +366,119 @@ static int request_kind(request_rec *r)
     return 0;
 }
 
+typedef struct {
+    request_rec *r;
+    const char *strs[11];
+    apr_int64_t content_length;
+} request_fields;
+
+static void put_request(ah_packer *w, void *arg)
+{
+    request_fields *f = arg;
+    request_rec *r = f->r;
+    int i;
+    ah_put_u32(w, request_kind(r));
+    ah_put_u32(w, r->log ? r->log->level : r->server->log.level);
+    ah_put_i64(w, f->content_length);
+    for (i = 0; i < 11; i++)
+        ah_put_cstr(w, f->strs[i]);
+    put_table(w, r->headers_in);
+    put_table(w, r->notes);
+}
+
 static const char *pack_request(request_rec *r, long *len)
 {
-    const char *strs[11];
-    apr_size_t size = 3 * 4 + 8, n;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
-    apr_int64_t content_length = cl ? apr_atoi64(cl) : (te ? -1 : 0);
-    packer w;
-    char *buf;
-    int i;
+    request_fields f;
 
-    strs[0] = r->method;
-    strs[1] = r->unparsed_uri;
-    strs[2] = r->uri;
-    strs[3] = r->args;
-    strs[4] = r->protocol;
-    strs[5] = r->hostname ? apr_table_get(r->headers_in, "Host") : NULL;
-    if (!strs[5])
-        strs[5] = r->hostname;
-    strs[6] = ap_http_scheme(r);
+    f.r = r;
+    f.content_length = cl ? apr_atoi64(cl) : (te ? -1 : 0);
+    f.strs[0] = r->method;
+    f.strs[1] = r->unparsed_uri;
+    f.strs[2] = r->uri;
+    f.strs[3] = r->args;
+    f.strs[4] = r->protocol;
+    f.strs[5] = r->hostname ? apr_table_get(r->headers_in, "Host") : NULL;
+    if (!f.strs[5])
+        f.strs[5] = r->hostname;
+    f.strs[6] = ap_http_scheme(r);
     /* "ip:port" made here, where the pool makes it cheap, so Go need not
      * allocate it for every request. */
     if (r->useragent_addr && r->useragent_addr->port)
-        strs[7] = apr_psprintf(r->pool, strchr(r->useragent_ip, ':') ? "[%s]:%u" : "%s:%u",
-                               r->useragent_ip, (unsigned)r->useragent_addr->port);
+        f.strs[7] = apr_psprintf(r->pool, strchr(r->useragent_ip, ':') ? "[%s]:%u" : "%s:%u",
+                                 r->useragent_ip, (unsigned)r->useragent_addr->port);
     else
-        strs[7] = r->useragent_ip;
-    strs[8] = r->user;
-    strs[9] = r->ap_auth_type;
-    strs[10] = r->handler;
-    for (i = 0; i < 11; i++)
-        size += 4 + (strs[i] ? strlen(strs[i]) : 0);
-    size += table_size(r->headers_in) + table_size(r->notes);
-    buf = apr_palloc(r->pool, size);
-    w.p = buf;
-    put_u32(&w, request_kind(r));
-    put_u32(&w, r->log ? r->log->level : r->server->log.level);
-    memcpy(w.p, &content_length, 8);
-    w.p += 8;
-    for (i = 0; i < 11; i++)
-        put_cstr(&w, strs[i]);
-    put_table(&w, r->headers_in);
-    put_table(&w, r->notes);
-    n = w.p - buf;
-    *len = (long)n;
-    return buf;
+        f.strs[7] = r->useragent_ip;
+    f.strs[8] = r->user;
+    f.strs[9] = r->ap_auth_type;
+    f.strs[10] = r->handler;
+    return pack_twice(r->pool, put_request, &f, len);
 }
 
 /* ---- applying Go's response record ---- */
 
-static apr_uint32_t get_u32(const char **p)
-{
-    apr_uint32_t v;
-    memcpy(&v, *p, 4);
-    *p += 4;
-    return v;
-}
+/* apply_record's outcomes besides 0. */
+enum { APPLY_BROKEN = -1, APPLY_GONE = -2 };
 
+/* apply_record applies Go's response record to r: 0; APPLY_BROKEN (logged)
+ * for a record that is truncated or has an unknown op, which is a bug of
+ * the bridge, never of the client; APPLY_GONE when writing the body failed
+ * (the client went away). */
 static int apply_record(request_rec *r, const char *rec, long len)
 {
     const char *p = rec, *end = rec + len;
-    while (p < end) {
-        char op = *p++;
-        apr_uint32_t kl = get_u32(&p);
-        const char *k = p;
-        apr_uint32_t vl;
-        const char *v;
-        p += kl;
-        vl = get_u32(&p);
-        v = p;
-        p += vl;
-        if (p > end) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "bridge: truncated response record");
-            return -1;
-        }
-        switch (op) {
+    ah_op o;
+    int more;
+    while ((more = ah_next_op(&p, end, &o)) > 0) {
+        switch (o.op) {
         case 'S':
-            r->status = atoi(apr_pstrndup(r->pool, v, vl));
+            r->status = atoi(apr_pstrndup(r->pool, o.v, o.vl));
             r->status_line = NULL;
             break;
         case 'U':
-            r->user = apr_pstrndup(r->pool, v, vl);
+            r->user = apr_pstrndup(r->pool, o.v, o.vl);
             break;
         case 'T':
-            r->ap_auth_type = apr_pstrndup(r->pool, v, vl);
+            r->ap_auth_type = apr_pstrndup(r->pool, o.v, o.vl);
             break;
         case 'H': {
-            const char *key = apr_pstrndup(r->pool, k, kl);
+            const char *key = apr_pstrndup(r->pool, o.k, o.kl);
             /* Apache sends Content-Type from r->content_type and computes
              * Content-Length itself. */
             if (!strcasecmp(key, "Content-Type"))
-                ap_set_content_type(r, apr_pstrndup(r->pool, v, vl));
+                ap_set_content_type(r, apr_pstrndup(r->pool, o.v, o.vl));
             else if (strcasecmp(key, "Content-Length"))
-                apr_table_addn(r->headers_out, key, apr_pstrndup(r->pool, v, vl));
+                apr_table_addn(r->headers_out, key, apr_pstrndup(r->pool, o.v, o.vl));
             break;
         }
         case 'h':
-            apr_table_unset(r->headers_out, apr_pstrndup(r->pool, k, kl));
+            apr_table_unset(r->headers_out, apr_pstrndup(r->pool, o.k, o.kl));
             break;
         case 'E':
-            apr_table_addn(r->err_headers_out, apr_pstrndup(r->pool, k, kl), apr_pstrndup(r->pool, v, vl));
+            apr_table_addn(r->err_headers_out, apr_pstrndup(r->pool, o.k, o.kl), apr_pstrndup(r->pool, o.v, o.vl));
             break;
         case 'N':
-            apr_table_set(r->notes, apr_pstrndup(r->pool, k, kl), apr_pstrndup(r->pool, v, vl));
+            apr_table_set(r->notes, apr_pstrndup(r->pool, o.k, o.kl), apr_pstrndup(r->pool, o.v, o.vl));
             break;
         case 'V':
-            apr_table_set(r->subprocess_env, apr_pstrndup(r->pool, k, kl), apr_pstrndup(r->pool, v, vl));
+            apr_table_set(r->subprocess_env, apr_pstrndup(r->pool, o.k, o.kl), apr_pstrndup(r->pool, o.v, o.vl));
             break;
         case 'P':
-            r->uri = apr_pstrndup(r->pool, v, vl);
+            r->uri = apr_pstrndup(r->pool, o.v, o.vl);
             break;
         case 'B':
-            if (vl && ap_rwrite(v, (int)vl, r) < 0)
-                return -1;
+            if (o.vl && ap_rwrite(o.v, (int)o.vl, r) < 0)
+                return APPLY_GONE;
             break;
         default:
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "bridge: unknown response op %d", op);
-            return -1;
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "bridge: unknown response op %d", o.op);
+            return APPLY_BROKEN;
         }
+    }
+    if (more < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "bridge: truncated response record");
+        return APPLY_BROKEN;
     }
     return 0;
 }
@@ -525,8 +498,11 @@ static long host_read_body(void *rv, char *buf, long len)
         int eos = 0;
         apr_status_t st = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, len);
         if (st != APR_SUCCESS) {
+            int code = ap_map_http_request_error(st, HTTP_BAD_REQUEST);
             apr_brigade_destroy(bb);
-            return -ap_map_http_request_error(st, HTTP_BAD_REQUEST);
+            /* AP_FILTER_ERROR (-102) says a filter already answered (a
+             * broken chunk): negated it would read as 102 bytes. */
+            return code == AP_FILTER_ERROR ? -HTTP_BAD_REQUEST : -code;
         }
         for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b))
             if (APR_BUCKET_IS_EOS(b))
@@ -549,7 +525,7 @@ static long host_read_body(void *rv, char *buf, long len)
 static int host_send(void *rv, const char *rec, long len, int flush)
 {
     request_rec *r = rv;
-    if (apply_record(r, rec, len) < 0)
+    if (apply_record(r, rec, len) != 0)
         return -1;
     if (flush && ap_rflush(r) < 0)
         return -1;
@@ -562,18 +538,19 @@ static void host_log(void *rv, int level, const char *msg, long len)
     ap_log_rerror(APLOG_MARK, level, 0, r, "%.*s", (int)len, msg);
 }
 
+static void put_env(ah_packer *w, void *arg)
+{
+    put_table(w, ((request_rec *)arg)->subprocess_env);
+}
+
 static long host_env(void *rv, char **out)
 {
     request_rec *r = rv;
-    packer w;
-    apr_size_t size;
+    long len;
     ap_add_common_vars(r);
     ap_add_cgi_vars(r);
-    size = table_size(r->subprocess_env);
-    *out = apr_palloc(r->pool, size);
-    w.p = *out;
-    put_table(&w, r->subprocess_env);
-    return (long)(w.p - *out);
+    *out = (char *)pack_twice(r->pool, put_env, r, &len);
+    return len;
 }
 
 static const ah_host host_api = {
@@ -582,35 +559,22 @@ static const ah_host host_api = {
 
 /* ---- loading Go in each child ---- */
 
-static const char *pack_specs(apr_pool_t *p, long *len)
+static void put_specs(ah_packer *w, void *arg)
 {
-    const char *base = relative_to ? relative_to : ap_server_root;
-    apr_size_t size = 8 + strlen(base);
     int i, j;
-    packer w;
-    char *buf;
+    (void)arg;
+    ah_put_cstr(w, relative_to ? relative_to : ap_server_root);
+    ah_put_u32(w, specs->nelts);
     for (i = 0; i < specs->nelts; i++) {
         ah_spec *s = &APR_ARRAY_IDX(specs, i, ah_spec);
-        size += 16 + 4 + strlen(s->name);
+        ah_put_u32(w, s->id);
+        ah_put_u32(w, s->kind);
+        ah_put_u32(w, s->phase);
+        ah_put_cstr(w, s->name);
+        ah_put_u32(w, s->opts->nelts / 2);
         for (j = 0; j < s->opts->nelts; j++)
-            size += 4 + strlen(APR_ARRAY_IDX(s->opts, j, const char *));
+            ah_put_cstr(w, APR_ARRAY_IDX(s->opts, j, const char *));
     }
-    buf = apr_palloc(p, size);
-    w.p = buf;
-    put_cstr(&w, base);
-    put_u32(&w, specs->nelts);
-    for (i = 0; i < specs->nelts; i++) {
-        ah_spec *s = &APR_ARRAY_IDX(specs, i, ah_spec);
-        put_u32(&w, s->id);
-        put_u32(&w, s->kind);
-        put_u32(&w, s->phase);
-        put_cstr(&w, s->name);
-        put_u32(&w, s->opts->nelts / 2);
-        for (j = 0; j < s->opts->nelts; j++)
-            put_cstr(&w, APR_ARRAY_IDX(s->opts, j, const char *));
-    }
-    *len = (long)(w.p - buf);
-    return buf;
 }
 
 static void child_init(apr_pool_t *p, server_rec *s)
@@ -658,7 +622,7 @@ static void child_init(apr_pool_t *p, server_rec *s)
                                 library_path, version(), ANYHOST_BRIDGE_VERSION);
         goto done;
     }
-    spec_buf = pack_specs(p, &spec_len);
+    spec_buf = pack_twice(p, put_specs, NULL, &spec_len);
     rc = init(&host_api, ANYHOST_BRIDGE_VERSION, spec_buf, spec_len, go_max_procs, &go.site_phases, err, sizeof err);
     if (rc < 0) {
         go.error = apr_pstrdup(p, err);
@@ -768,8 +732,11 @@ static int run_phase(request_rec *r, int phase, const int *ids, int n)
     rc = go.run(r, phase, ids, n, (later_phases(r, phase) ? 0 : AH_LAST) | yield_due(), req, reqlen, &rq->state,
                 out, sizeof out, &outlen);
     keep_state(r, rq);
-    if (outlen > 0 && apply_record(r, out, outlen) < 0 && phase == AH_CONTENT)
-        return rc == OK ? OK : rc; /* the client went away; nothing more to send */
+    if (outlen > 0 && apply_record(r, out, outlen) == APPLY_BROKEN) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "anyhost: the Go library's answer for phase %d could not be applied: 500", phase);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* APPLY_GONE: the client went away; there is nothing more to send. */
     return rc;
 }
 
@@ -782,7 +749,9 @@ static int run_ids(request_rec *r, int phase, apr_array_header_t *ids)
 
 static int run_site(request_rec *r, int phase)
 {
-    if (!(go.site_phases & (1 << phase)))
+    /* Without the library the site's phases are unknown: run_phase answers
+     * 500, never a silent 404 from a site that did not load. */
+    if (go.loaded && !(go.site_phases & (1 << phase)))
         return DECLINED;
     return run_phase(r, phase, &site_spec, 1);
 }
@@ -867,9 +836,12 @@ static int hook_handler(request_rec *r)
 static int hook_log(request_rec *r)
 {
     ah_dir_conf *dc = dir_conf(r);
+    /* DECLINED whatever Go answered: log_transaction is run-all, and any
+     * other value would stop the modules logging after us (mod_log_config). */
     if (site_spec >= 0)
-        return run_site(r, AH_LOG);
-    run_ids(r, AH_LOG, dc ? dc->phase[AH_LOG] : NULL);
+        run_site(r, AH_LOG);
+    else
+        run_ids(r, AH_LOG, dc ? dc->phase[AH_LOG] : NULL);
     return DECLINED;
 }
 

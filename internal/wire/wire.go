@@ -1,6 +1,8 @@
-// Package wire reads and writes the flat records that cross between
-// mod_anyhost.c and the Go library (the formats are specified in
-// bridge/anyhost_bridge.h). It has no cgo, so it is tested like any Go code.
+// Package wire reads and writes the flat records that cross between a web
+// server's C module (mod_anyhost.c, the nginx module) and the Go library.
+// The formats are specified in anyhost_wire.h, the C half, beside this
+// file. The package has no cgo, so it is tested like any Go code; the C
+// half is tested under AddressSanitizer (wire_c_test.go).
 package wire
 
 import (
