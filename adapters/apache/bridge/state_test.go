@@ -143,8 +143,8 @@ func TestBodyReadPastBufferRefused(t *testing.T) {
 	assert.Equal(t, core.Status(500), core.StatusForError(err))
 	for _, tt := range []struct {
 		n, max, want int
-		err         error
-		status      core.Status
+		err          error
+		status       core.Status
 	}{
 		{10, 10, 10, nil, 0},
 		{0, 10, 0, io.EOF, 0},
