@@ -8,6 +8,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/anyhost/anyhost/authn"
+	"github.com/anyhost/anyhost/authn/basic"
+	"github.com/anyhost/anyhost/authn/bearer"
+	"github.com/anyhost/anyhost/authn/store"
 	"github.com/anyhost/anyhost/core"
 )
 
@@ -90,9 +94,9 @@ func (s *Site) Build() (*core.Site, error) {
 // authShared is what every location's Basic auth shares: one store, one
 // cache key, one throttle.
 type authShared struct {
-	store    core.AuthStore
-	cache    *core.CredentialCache
-	throttle *core.Throttle
+	store    store.Store
+	cache    *basic.CredentialCache
+	throttle *basic.Throttle
 }
 
 func (s *Site) buildAuthShared() (*authShared, error) {
@@ -123,17 +127,17 @@ func (s *Site) buildAuthShared() (*authShared, error) {
 			}
 		}
 	}
-	store, err := core.NewAuthStore(a.Store.Name, core.Options{Values: a.Store.Options, Dir: s.Dir})
+	st, err := store.New(a.Store.Name, core.Options{Values: a.Store.Options, Dir: s.Dir})
 	if err != nil {
 		return nil, &Error{a.Store.Pos, err.Error()}
 	}
-	sh := &authShared{store: store}
+	sh := &authShared{store: st}
 	if c := a.Cache; c != nil {
-		sh.cache = &core.CredentialCache{Store: store, Secret: secret, TTL: c.TTL}
+		sh.cache = &basic.CredentialCache{Store: st, Secret: secret, TTL: c.TTL}
 	}
 	if t := a.Throttle; t != nil {
-		sh.throttle = &core.Throttle{
-			Store: store, MaxUser: t.MaxUser, MaxClient: t.MaxClient, Window: t.Window,
+		sh.throttle = &basic.Throttle{
+			Store: st, MaxUser: t.MaxUser, MaxClient: t.MaxClient, Window: t.Window,
 			Mode: t.Mode, Delay: t.Delay, FailOpen: t.FailOpen, Trusted: a.TrustedProxies,
 		}
 	}
@@ -161,24 +165,24 @@ func scope(a *Auth) string {
 
 func (s *Site) buildAuth(a *Auth, shared *authShared, closable func(any)) (core.Handler, core.Handler, error) {
 	var errs []error
-	basic := &core.Basic{Realm: a.Realm}
+	ba := &basic.Basic{Realm: a.Realm}
 	if shared != nil {
 		if c := shared.cache; c != nil {
-			basic.Cache = &core.CredentialCache{Store: c.Store, Secret: c.Secret, TTL: c.TTL, Scope: scope(a)}
+			ba.Cache = &basic.CredentialCache{Store: c.Store, Secret: c.Secret, TTL: c.TTL, Scope: scope(a)}
 		}
-		basic.Throttle = shared.throttle
+		ba.Throttle = shared.throttle
 	}
-	bearer := &core.Bearer{Realm: a.Realm}
+	be := &bearer.Bearer{Realm: a.Realm}
 	for _, ref := range a.Providers {
 		o := core.Options{Values: ref.Options, Dir: s.Dir}
 		if a.Type == "bearer" {
-			v, err := core.NewVerifier(ref.Name, o)
+			v, err := bearer.NewVerifier(ref.Name, o)
 			if err != nil {
 				errs = append(errs, &Error{ref.Pos, err.Error()})
 				continue
 			}
 			closable(v)
-			bearer.Verifiers = append(bearer.Verifiers, v)
+			be.Verifiers = append(be.Verifiers, v)
 			continue
 		}
 		p, err := core.NewProvider(ref.Name, o)
@@ -187,11 +191,11 @@ func (s *Site) buildAuth(a *Auth, shared *authShared, closable func(any)) (core.
 			continue
 		}
 		closable(p)
-		basic.Providers = append(basic.Providers, p)
+		ba.Providers = append(ba.Providers, p)
 	}
 	var rules []core.Authorizer
 	for _, r := range a.Require {
-		rq, err := core.ParseRequire(r)
+		rq, err := authn.ParseRequire(r)
 		if err != nil {
 			errs = append(errs, &Error{a.Pos, err.Error()})
 			continue
@@ -201,11 +205,11 @@ func (s *Site) buildAuth(a *Auth, shared *authShared, closable func(any)) (core.
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
-	var authn core.Authenticator = basic
+	var auth core.Authenticator = ba
 	if a.Type == "bearer" {
-		authn = bearer
+		auth = be
 	}
-	return core.AuthnHandler(authn), core.AuthzHandler(rules...), nil
+	return authn.AuthnHandler(auth), authn.AuthzHandler(rules...), nil
 }
 
 // Check parses and builds the file at path, returning every problem.

@@ -19,6 +19,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/anyhost/anyhost/authn"
+	"github.com/anyhost/anyhost/authn/basic"
 	"github.com/anyhost/anyhost/core"
 )
 
@@ -41,7 +43,7 @@ type Site struct {
 // AuthSettings is the [auth] table: what every location's Basic auth shares.
 type AuthSettings struct {
 	// TrustedProxies may set the client address by X-Forwarded-For.
-	TrustedProxies core.TrustedProxies
+	TrustedProxies basic.TrustedProxies
 	// Store keeps the cache and throttle state; the zero value is "memory".
 	Store HandlerRef
 	// Cache is [auth.cache]; nil means no credential cache.
@@ -64,7 +66,7 @@ type CacheSettings struct {
 type ThrottleSettings struct {
 	MaxUser, MaxClient int64
 	Window, Delay      time.Duration
-	Mode               core.ThrottleMode
+	Mode               basic.ThrottleMode
 	FailOpen           bool
 	Pos                Pos
 }
@@ -355,7 +357,7 @@ func (p *parser) auth(path string, v any) *Auth {
 	}
 	for i, r := range rules {
 		s, _ := r.(string)
-		if _, err := core.ParseRequire(s); err != nil {
+		if _, err := authn.ParseRequire(s); err != nil {
 			p.errorf(fmt.Sprintf("%s.require[%d]", path, i), "%v", err)
 			continue
 		}
@@ -395,7 +397,7 @@ func (p *parser) authSettings(v any) *AuthSettings {
 		}
 		if list == nil {
 			p.errorf("auth.trusted_proxies", "trusted_proxies must be a list of addresses or CIDR prefixes")
-		} else if tp, err := core.ParseTrustedProxies(strs); err != nil {
+		} else if tp, err := basic.ParseTrustedProxies(strs); err != nil {
 			p.errorf("auth.trusted_proxies", "%v", err)
 		} else {
 			a.TrustedProxies = tp
@@ -467,7 +469,7 @@ func (p *parser) throttleSettings(v any) *ThrottleSettings {
 		if i, isInt := x.(int64); isInt {
 			s = strconv.FormatInt(i, 10)
 		}
-		m, err := core.ParseThrottleMode(s)
+		m, err := basic.ParseThrottleMode(s)
 		if err != nil || s == "" {
 			p.errorf(join(path, "mode"), "mode must be \"429\", \"403\" or \"delay\"")
 		}

@@ -4,23 +4,26 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/anyhost/anyhost/core/internal/link"
 )
 
 // Env returns the request's CGI-style environment (RFC 3875 names). Hosts
-// that receive one (CGI, FastCGI, Apache) install theirs with SetEnv; on
-// others it is derived from the request once, on first use. Handlers may add
+// that receive one (CGI, FastCGI, Apache) install theirs (host.SetEnv); on
+// others it is derived from the request once, on first use. On every host
+// it never holds HTTP_AUTHORIZATION or HTTP_PROXY (httpoxy). Handlers may add
 // variables; on Apache they reach subprocess_env.
 func (r *Request) Env() map[string]string {
-	if r.env == nil && r.envLoader != nil {
-		r.env = r.envLoader()
-		hideFromEnv(r.env)
+	if r.st.Env == nil && r.st.EnvLoader != nil {
+		r.st.Env = r.st.EnvLoader()
+		link.HideFromEnv(r.st.Env)
 	}
-	if r.env != nil {
+	if r.st.Env != nil {
 		if r.User != "" {
 			// Authn may have run since the environment was made.
-			r.env["REMOTE_USER"], r.env["AUTH_TYPE"] = r.User, r.AuthType
+			r.st.Env["REMOTE_USER"], r.st.Env["AUTH_TYPE"] = r.User, r.AuthType
 		}
-		return r.env
+		return r.st.Env
 	}
 	e := map[string]string{
 		"GATEWAY_INTERFACE": "CGI/1.1",
@@ -62,31 +65,6 @@ func (r *Request) Env() map[string]string {
 			e["HTTP_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = strings.Join(v, ", ")
 		}
 	}
-	r.env = e
+	r.st.Env = e
 	return e
 }
-
-// SetEnv installs the environment a host received with the request.
-func (r *Request) SetEnv(env map[string]string) {
-	hideFromEnv(env)
-	r.env = env
-}
-
-// hideFromEnv removes what Env() never shows, whichever host made the
-// environment: credentials, as Apache keeps them from CGI without
-// CGIPassAuth (the Authorization header is still the request's), and
-// HTTP_PROXY, which a library reading the environment would take for its
-// proxy setting (httpoxy, CVE-2016-5385).
-func hideFromEnv(env map[string]string) {
-	delete(env, "HTTP_AUTHORIZATION")
-	delete(env, "HTTP_PROXY_AUTHORIZATION")
-	delete(env, "HTTP_PROXY")
-}
-
-// SetEnvLoader installs a function that fetches the environment on first
-// use, for hosts where fetching it costs a call into the server (Apache).
-func (r *Request) SetEnvLoader(load func() map[string]string) { r.envLoader = load }
-
-// EnvLoaded returns the environment if a handler has asked for it, else nil:
-// hosts send back only what handlers may have changed.
-func (r *Request) EnvLoaded() map[string]string { return r.env }

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"reflect"
 	"runtime/debug"
-	"sync"
-	"time"
 )
 
 // Handler handles one phase of a request. What it returns decides what
@@ -37,7 +35,7 @@ func (f HandlerFunc) Handle(r *Request) Status { return f(r) }
 // keeps running. A status that is neither a verdict nor an HTTP code is
 // logged and counts as 500.
 func RunPhase(p Phase, hs []Handler, r *Request) Status {
-	r.phase = p
+	r.st.Phase = int(p)
 	outcome := Declined
 	for _, h := range hs {
 		st := call(h, r)
@@ -78,24 +76,24 @@ func call(h Handler, r *Request) (st Status) {
 	}()
 	st = h.Handle(r)
 	if st != OK && st != Declined && st != Done && !st.IsHTTP() {
-		r.Log().Error().Str("phase", r.phase.String()).Int("status", int(st)).Msg("handler returned an invalid status")
+		r.Log().Error().Str("phase", r.Phase().String()).Int("status", int(st)).Msg("handler returned an invalid status")
 		return http.StatusInternalServerError
 	}
 	return st
 }
 
 // logPanic logs a handler's panic: with its stack the first times, then
-// (PanicLog) as a count at a bounded rate, so a handler that panics on
+// (the PanicLog a host or Site gives) as a count at a bounded rate, so a handler that panics on
 // every request cannot fill the disk (2.3 KB a stack, 600 MB in 20 s).
 func (r *Request) logPanic(h Handler, v any) {
 	full, unlogged := true, 0
-	if r.panics != nil {
+	if r.st.Panics != nil {
 		var ok bool
-		if ok, full, unlogged = r.panics.note(h); !ok {
+		if ok, full, unlogged = r.st.Panics.Note(handlerID(h)); !ok {
 			return
 		}
 	}
-	e := r.Log().Error().Str("phase", r.phase.String()).Str("uri", r.URI).Str("panic", fmt.Sprint(v))
+	e := r.Log().Error().Str("phase", r.Phase().String()).Str("uri", r.URI).Str("panic", fmt.Sprint(v))
 	if full {
 		e.Bytes("stack", debug.Stack()).Msg("handler panicked")
 		return
@@ -103,57 +101,7 @@ func (r *Request) logPanic(h Handler, v any) {
 	e.Int("panics_not_logged", unlogged).Msg("handler panicked again (its stack was logged before)")
 }
 
-// PanicLog bounds the log lines of panicking handlers: each handler's first
-// few panics are logged with their stack, later ones as one line a minute
-// with the number not logged. A Site has one; hosts that run phases
-// without a Site (Apache's directives) give requests theirs with
-// Request.SetPanicLog. The zero PanicLog is ready to use.
-type PanicLog struct {
-	mu   sync.Mutex
-	byID map[string]*panicCount
-}
-
-type panicCount struct {
-	n        int
-	last     time.Time
-	unlogged int
-}
-
-// Stacks logged in full per handler, and the interval between later lines.
-const (
-	fullPanicStacks = 3
-	panicEvery      = time.Minute
-)
-
-// note records a panic of h: whether to log it, with its stack or not, and
-// how many were not logged since the last line.
-func (p *PanicLog) note(h Handler) (log, full bool, unlogged int) {
-	id := handlerID(h)
-	now := time.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.byID == nil {
-		p.byID = map[string]*panicCount{}
-	}
-	c := p.byID[id]
-	if c == nil {
-		c = &panicCount{}
-		p.byID[id] = c
-	}
-	c.n++
-	if c.n <= fullPanicStacks {
-		c.last = now
-		return true, true, 0
-	}
-	if now.Sub(c.last) < panicEvery {
-		c.unlogged++
-		return false, false, 0
-	}
-	c.last, unlogged, c.unlogged = now, c.unlogged, 0
-	return true, false, unlogged
-}
-
-// handlerID names a handler for PanicLog: its type and, for functions and
+// handlerID names a handler for its PanicLog: its type and, for functions and
 // pointers, its code or address (every HandlerFunc has the same type).
 func handlerID(h Handler) string {
 	v := reflect.ValueOf(h)

@@ -2,7 +2,9 @@ package core
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/anyhost/anyhost/core/internal/target"
 )
 
 // This file joins core to net/http both ways: a Site serves any net/http
@@ -19,74 +23,75 @@ import (
 var requestPool = sync.Pool{New: func() any { return new(Request) }}
 
 // ServeHTTP runs the site for a net/http request, reporting adapter
-// "net/http" and logging nowhere. Hosts use Handler to name themselves.
+// "net/http" and logging nowhere. Hosts name themselves and log through
+// host.HTTPHandler.
 func (s *Site) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	r := s.serveHTTP(w, req, "net/http", nil)
-	r.Reset()
-	requestPool.Put(r)
+	s.serveHTTP(w, req, "net/http", nil, nil, time.Time{})
 }
 
-// HTTPHandler serves a site to net/http on behalf of a host.
-type HTTPHandler struct {
-	Site *Site
-	// Adapter is reported to handlers as Request.Adapter.
-	Adapter string
-	// Log is the requests' logger; nil logs nowhere.
-	Log *zerolog.Logger
-	// Done, if set, is called after the log phase while the request is
-	// still valid: hosts write their access log from it.
-	Done func(r *Request, start time.Time)
-}
-
-// ServeHTTP implements http.Handler.
-func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	start := time.Now()
-	r := h.Site.serveHTTP(w, req, h.Adapter, h.Log)
-	if h.Done != nil {
-		h.Done(r, start)
-	}
-	r.Reset()
-	requestPool.Put(r)
-}
-
-func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter string, log *zerolog.Logger) *Request {
+// serveHTTP serves req through a pooled Request; done, if set, runs after
+// the log phase while the request is still valid (hosts write their access
+// log from it).
+func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter string, log *zerolog.Logger, done func(*Request, time.Time), began time.Time) {
 	r := requestPool.Get().(*Request)
 	r.Adapter = adapter
-	if err := FromHTTP(r, req); err != nil {
-		// Before any phase: there is no path to match a location on.
-		r.Bind(w, req.Context(), log)
-		r.sendError(http.StatusBadRequest)
-		return r
-	}
-	r.Bind(w, req.Context(), log)
+	err := fromHTTP(r, req)
+	r.bind(w, req.Context(), log)
 	limits := s.Limits.WithDefaults()
-	if req.ContentLength > limits.MaxBody {
+	switch {
+	case err != nil:
+		// Before any phase: there is no path to match a location on.
+		r.sendError(http.StatusBadRequest)
+	case req.ContentLength > limits.MaxBody:
 		// Refuse before any phase runs, as Apache's LimitRequestBody does,
 		// so a handler never sees a body it cannot finish reading.
 		r.sendError(http.StatusRequestEntityTooLarge)
 		RunPhase(Log, s.Match(r.Path).Handlers[Log], r)
-		return r
+	default:
+		if hr := r.st.HTTP; hr.Body != nil && hr.Body != http.NoBody {
+			// The *http.Request view must carry the limit too, or an
+			// http.Handler run as content could read past it.
+			hr.Body = http.MaxBytesReader(w, hr.Body, limits.MaxBody)
+			r.httpBody.Reader = hr.Body
+			r.Body = &r.httpBody
+		}
+		s.Serve(r)
 	}
-	if hr := r.hreq; hr.Body != nil && hr.Body != http.NoBody {
-		// The *http.Request view must carry the limit too, or an
-		// http.Handler run as content could read past it.
-		hr.Body = http.MaxBytesReader(w, hr.Body, limits.MaxBody)
-		r.Body = hr.Body
+	if done != nil {
+		done(r, began)
 	}
-	s.Serve(r)
-	return r
+	r.reset()
+	requestPool.Put(r)
 }
 
-// FromHTTP fills r's request fields from a net/http request; the response
-// side is set by Bind. The path comes from req.URL through ParseTarget, as
+// typedBody gives net/http's body errors a type: its chunked-encoding
+// errors are unexported, and StatusForError must tell a client's broken
+// body (400) from a failure of ours (500) without reading error text.
+type typedBody struct{ io.Reader }
+
+func (b *typedBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
+		return n, err
+	}
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	if errors.As(err, &tooLarge) || errors.As(err, &netErr) || errors.Is(err, http.ErrBodyReadAfterClose) {
+		return n, err
+	}
+	return n, fmt.Errorf("%w: %w", ErrBodyMalformed, err)
+}
+
+// fromHTTP fills r's request fields from a net/http request; the response
+// side is set by bind. The path comes from req.URL through ParseTarget, as
 // on every host, and the request content sees through HTTPRequest carries
 // that same path: net/http leaves dot segments and repeated slashes in
 // URL.Path, and a handler routing on it could serve another location than
 // the one whose auth phases ran. req.URL, not RequestURI: a handler in
 // front of the site (http.StripPrefix) may have rewritten it, and the site
 // must match what it was given. A path that does not parse is
-// ErrTargetEncoding (400).
-func FromHTTP(r *Request, req *http.Request) error {
+// target.ErrEncoding (400).
+func fromHTTP(r *Request, req *http.Request) error {
 	r.Method = req.Method
 	r.URI = req.RequestURI
 	if r.URI == "" {
@@ -94,7 +99,7 @@ func FromHTTP(r *Request, req *http.Request) error {
 	}
 	// The path only: net/http has split the query off already, and
 	// joining them again would cost an allocation per request.
-	t, err := ParseTarget(req.URL.EscapedPath())
+	t, err := target.Parse(req.URL.EscapedPath())
 	if err != nil {
 		return err
 	}
@@ -124,7 +129,7 @@ func FromHTTP(r *Request, req *http.Request) error {
 		r2.URL = &u
 		req = r2
 	}
-	r.hreq = req
+	r.st.HTTP = req
 	return nil
 }
 
@@ -134,14 +139,14 @@ func FromHTTP(r *Request, req *http.Request) error {
 // Path and RawQuery, never a second reading of URI, so a handler routing on
 // it routes on the path the auth phases were decided on.
 func (r *Request) HTTPRequest() *http.Request {
-	if r.hreq != nil {
-		return r.hreq
+	if r.st.HTTP != nil {
+		return r.st.HTTP
 	}
 	u := &url.URL{Path: r.Path, RawQuery: r.RawQuery}
 	if strings.IndexByte(r.URI, '%') >= 0 {
 		// Only an escaped target has a RawPath to keep: the client's
 		// escaping, where it means the same path.
-		if t, err := ParseTarget(r.URI); err == nil && t.Path == r.Path && t.RawQuery == r.RawQuery {
+		if t, err := target.Parse(r.URI); err == nil && t.Path == r.Path && t.RawQuery == r.RawQuery {
 			u.RawPath = t.RawPath
 		}
 	}
@@ -159,8 +164,8 @@ func (r *Request) HTTPRequest() *http.Request {
 		RemoteAddr:    r.RemoteAddr,
 		RequestURI:    r.URI,
 	}
-	r.hreq = req.WithContext(r.Context())
-	return r.hreq
+	r.st.HTTP = req.WithContext(r.Context())
+	return r.st.HTTP
 }
 
 // FromHTTPHandler runs an http.Handler as a content handler: it writes the
@@ -179,7 +184,7 @@ func (v responseView) Write(p []byte) (int, error) {
 	return v.r.Write(p)
 }
 func (v responseView) WriteHeader(code int) {
-	if !v.r.started {
+	if !v.r.st.Started {
 		v.r.Status = code
 		v.r.start()
 	}
@@ -188,7 +193,7 @@ func (v responseView) Flush() { _ = v.r.Flush() }
 
 // Unwrap lets http.NewResponseController reach the host's writer for
 // deadlines and full duplex.
-func (v responseView) Unwrap() http.ResponseWriter { return v.r.w }
+func (v responseView) Unwrap() http.ResponseWriter { return v.r.st.W }
 
 // StatusForError maps an error from reading the request body to the status
 // to answer with: 413 past the body limit, 400 for a client that sent a
@@ -200,8 +205,7 @@ func StatusForError(err error) Status {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrBodyTimeout), errors.Is(err, os.ErrDeadlineExceeded):
 		return http.StatusRequestTimeout
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, http.ErrLineTooLong),
-		strings.Contains(err.Error(), "chunk"): // net/http's chunked-reader errors are unexported
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, http.ErrLineTooLong), errors.Is(err, ErrBodyMalformed):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
@@ -211,25 +215,10 @@ func StatusForError(err error) Status {
 // limit themselves.
 var ErrBodyTooLarge = errors.New("anyhost: request body too large")
 
+// ErrBodyMalformed wraps a body reader's error for a body the client
+// broke (a bad chunked encoding): StatusForError gives 400.
+var ErrBodyMalformed = errors.New("anyhost: malformed request body")
+
 // ErrBodyTimeout is returned by body readers of hosts when the rest of the
 // body did not arrive in time (StatusForError: 408).
 var ErrBodyTimeout = errors.New("anyhost: request body timed out")
-
-// DiscardWriter is an http.ResponseWriter that keeps headers and drops
-// everything written: hosts that run phases only for their outcome (auth
-// checks) bind requests to it, so nothing a handler writes can leak out.
-type DiscardWriter struct{ Headers http.Header }
-
-// Header implements http.ResponseWriter.
-func (w *DiscardWriter) Header() http.Header {
-	if w.Headers == nil {
-		w.Headers = http.Header{}
-	}
-	return w.Headers
-}
-
-// WriteHeader implements http.ResponseWriter; the status is dropped.
-func (w *DiscardWriter) WriteHeader(int) {}
-
-// Write implements http.ResponseWriter; the bytes are dropped.
-func (w *DiscardWriter) Write(p []byte) (int, error) { return len(p), nil }

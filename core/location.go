@@ -1,8 +1,10 @@
 package core
 
 import (
-	"path"
 	"strings"
+
+	"github.com/anyhost/anyhost/core/internal/link"
+	"github.com/anyhost/anyhost/core/internal/target"
 )
 
 // Location is the handlers configured for a path prefix. A prefix matches
@@ -15,7 +17,7 @@ type Location struct {
 	// (Phase.SiteOnly) are ignored here.
 	Handlers [NumPhases][]Handler
 
-	panics *PanicLog // its site's
+	panics *link.PanicLog // its site's
 }
 
 // Matches reports whether the location applies to path p (already cleaned).
@@ -44,33 +46,4 @@ func LocationPrefix(p string) string {
 // CleanPath removes dot segments and repeated slashes from a decoded path,
 // keeps a trailing slash, and roots it at "/". It allocates only when the
 // path changes.
-func CleanPath(p string) string {
-	if p == "" || p[0] != '/' {
-		p = "/" + p
-	}
-	if isClean(p) {
-		return p
-	}
-	c := path.Clean(p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		c += "/"
-	}
-	return c
-}
-
-func isClean(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if p[i] != '/' {
-			continue
-		}
-		rest := p[i+1:]
-		if rest == "" {
-			return true
-		}
-		if rest[0] == '/' || rest == "." || rest == ".." ||
-			strings.HasPrefix(rest, "./") || strings.HasPrefix(rest, "../") {
-			return false
-		}
-	}
-	return true
-}
+func CleanPath(p string) string { return target.CleanPath(p) }

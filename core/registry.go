@@ -88,9 +88,13 @@ func Register(name, doc string, f HandlerFactory) { Handlers.Register(name, doc,
 // RegisterProvider adds a password provider factory.
 func RegisterProvider(name, doc string, f ProviderFactory) { Providers.Register(name, doc, f) }
 
-// build calls the factory registered in g under name; errors name the
+// NewRegistry makes a registry whose errors call its entries kind ("auth
+// store"), for plugin families outside core.
+func NewRegistry[F any](kind string) *Registry[F] { return &Registry[F]{kind: kind} }
+
+// Build calls the factory registered in g under name; errors name the
 // registry's kind, so every New* reads the same.
-func build[F ~func(Options) (T, error), T any](g *Registry[F], name string, o Options) (T, error) {
+func Build[F ~func(Options) (T, error), T any](g *Registry[F], name string, o Options) (T, error) {
 	var zero T
 	f, ok := g.Lookup(name)
 	if !ok {
@@ -104,7 +108,7 @@ func build[F ~func(Options) (T, error), T any](g *Registry[F], name string, o Op
 }
 
 // NewHandler builds the handler registered under name.
-func NewHandler(name string, o Options) (Handler, error) { return build(Handlers, name, o) }
+func NewHandler(name string, o Options) (Handler, error) { return Build(Handlers, name, o) }
 
 // NewProvider builds the password provider registered under name.
-func NewProvider(name string, o Options) (PasswordProvider, error) { return build(Providers, name, o) }
+func NewProvider(name string, o Options) (PasswordProvider, error) { return Build(Providers, name, o) }

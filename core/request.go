@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/rs/zerolog"
+
+	"github.com/anyhost/anyhost/core/internal/link"
 )
 
 // Kind tells a handler why it is running: for the client's own request, or
@@ -90,18 +92,8 @@ type Request struct {
 	// Kind tells initial requests from host-made ones.
 	Kind Kind
 
-	errHeader http.Header
-	notes     map[string]string
-	env       map[string]string
-	envLoader func() map[string]string
-	phase     Phase
-	ctx       context.Context
-	log       *zerolog.Logger
-	w         http.ResponseWriter
-	hreq      *http.Request
-	started   bool
-	written   int64
-	panics    *PanicLog
+	st       link.State // what only the host sets (core/host), and the response's progress
+	httpBody typedBody  // Body on net/http hosts, kept here to cost no allocation
 }
 
 // Identity is what authentication established about the user.
@@ -114,81 +106,55 @@ type Identity struct {
 	Claims map[string]any
 }
 
-// Bind prepares r to send its response through w. Adapters call it once the
-// request fields are filled in; ctx and log may be nil.
-func (r *Request) Bind(w http.ResponseWriter, ctx context.Context, log *zerolog.Logger) {
-	r.w = w
-	r.ResponseHeader = w.Header()
-	r.ctx = ctx
-	r.log = log
-}
-
-// Reset clears r for reuse by a pool, keeping allocated maps.
-func (r *Request) Reset() {
-	clear(r.errHeader)
-	clear(r.notes)
-	eh, n := r.errHeader, r.notes
-	*r = Request{errHeader: eh, notes: n}
-}
-
-// SetPanicLog makes p bound the log lines of handlers that panic on r.
-// Site.Serve and RunAuthPhases use the site's; hosts that run phases
-// without a Site (Apache's directives) set their own.
-func (r *Request) SetPanicLog(p *PanicLog) { r.panics = p }
-
 // Context returns the request's context, cancelled when the client goes away.
 func (r *Request) Context() context.Context {
-	if r.ctx == nil {
+	if r.st.Ctx == nil {
 		return context.Background()
 	}
-	return r.ctx
+	return r.st.Ctx
 }
 
 // Log returns the request's logger; on Apache it writes to the error log.
 func (r *Request) Log() *zerolog.Logger {
-	if r.log == nil {
+	if r.st.Log == nil {
 		nop := zerolog.Nop()
 		return &nop
 	}
-	return r.log
+	return r.st.Log
 }
 
 // Phase returns the phase currently running.
-func (r *Request) Phase() Phase { return r.phase }
-
-// SetPhase is for hosts that run phases themselves (Apache) rather than
-// through RunPhase.
-func (r *Request) SetPhase(p Phase) { r.phase = p }
+func (r *Request) Phase() Phase { return Phase(r.st.Phase) }
 
 // ErrHeader holds headers sent with every response, error responses included
 // (Apache's err_headers_out): WWW-Authenticate belongs here.
 func (r *Request) ErrHeader() http.Header {
-	if r.errHeader == nil {
-		r.errHeader = make(http.Header)
+	if r.st.ErrHeader == nil {
+		r.st.ErrHeader = make(http.Header)
 	}
-	return r.errHeader
+	return r.st.ErrHeader
 }
 
 // Note returns the note key set by an earlier phase, or "".
-func (r *Request) Note(key string) string { return r.notes[key] }
+func (r *Request) Note(key string) string { return r.st.Notes[key] }
 
 // SetNote records a note for later phases (Apache's r->notes).
 func (r *Request) SetNote(key, value string) {
-	if r.notes == nil {
-		r.notes = make(map[string]string)
+	if r.st.Notes == nil {
+		r.st.Notes = make(map[string]string)
 	}
-	r.notes[key] = value
+	r.st.Notes[key] = value
 }
 
 // Notes returns all notes; the map is the request's own.
-func (r *Request) Notes() map[string]string { return r.notes }
+func (r *Request) Notes() map[string]string { return r.st.Notes }
 
 // ResponseStarted reports whether the status and headers have been sent, after
 // which neither can change.
-func (r *Request) ResponseStarted() bool { return r.started }
+func (r *Request) ResponseStarted() bool { return r.st.Started }
 
 // BytesWritten is the number of body bytes written so far.
-func (r *Request) BytesWritten() int64 { return r.written }
+func (r *Request) BytesWritten() int64 { return r.st.Written }
 
 // StatusCode is the status sent or to be sent: Status, or 200 if unset.
 func (r *Request) StatusCode() int {
@@ -199,12 +165,12 @@ func (r *Request) StatusCode() int {
 }
 
 func (r *Request) start() {
-	if r.started {
+	if r.st.Started {
 		return
 	}
-	r.started = true
-	copyHeader(r.ResponseHeader, r.errHeader)
-	r.w.WriteHeader(r.StatusCode())
+	r.st.Started = true
+	copyHeader(r.ResponseHeader, r.st.ErrHeader)
+	r.st.W.WriteHeader(r.StatusCode())
 }
 
 func copyHeader(dst, src http.Header) {
@@ -217,29 +183,29 @@ func copyHeader(dst, src http.Header) {
 // requests the host discards the body.
 func (r *Request) Write(p []byte) (int, error) {
 	r.start()
-	n, err := r.w.Write(p)
-	r.written += int64(n)
+	n, err := r.st.W.Write(p)
+	r.st.Written += int64(n)
 	return n, err
 }
 
 // WriteString is Write for a string.
 func (r *Request) WriteString(s string) (int, error) {
 	r.start()
-	n, err := io.WriteString(r.w, s)
-	r.written += int64(n)
+	n, err := io.WriteString(r.st.W, s)
+	r.st.Written += int64(n)
 	return n, err
 }
 
 // Flush starts the response if needed and pushes buffered bytes to the client.
 func (r *Request) Flush() error {
 	r.start()
-	return http.NewResponseController(r.w).Flush()
+	return http.NewResponseController(r.st.W).Flush()
 }
 
 // sendError answers with status through the host's error path: headers_out
 // are dropped and err_headers_out kept, as Apache does.
 func (r *Request) sendError(status int) {
-	if r.started {
+	if r.st.Started {
 		return
 	}
 	// Like Apache, keep Location for redirects and 201: a handler that

@@ -6,8 +6,9 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
+
+	"github.com/anyhost/anyhost/core/internal/link"
 )
 
 // Limits bound what a client may send and how long it may take. One setting
@@ -62,7 +63,7 @@ type Site struct {
 
 	locations []*Location // longest prefix first
 	closers   []io.Closer
-	panics    PanicLog
+	panics    link.PanicLog
 }
 
 // OnClose registers what Close releases: the connection pools of the
@@ -152,12 +153,12 @@ func (s *Site) Match(path string) *Location {
 // than the one its path matched when it arrived: the web server checked
 // that one, not this.
 func (s *Site) Serve(r *Request) {
-	if r.panics == nil {
-		r.panics = &s.panics
+	if r.st.Panics == nil {
+		r.st.Panics = &s.panics
 	}
 	st, loc := s.run(r)
 	if st.IsHTTP() {
-		if r.started {
+		if r.st.Started {
 			if st >= 400 {
 				r.Log().Warn().Int("status", int(st)).Str("uri", r.URI).Msg("error status after the response started; cannot send it")
 			}
@@ -165,14 +166,14 @@ func (s *Site) Serve(r *Request) {
 			r.sendError(int(st))
 		}
 	}
-	if !r.started {
+	if !r.st.Started {
 		r.start()
 	}
 	RunPhase(Log, loc.Handlers[Log], r)
 }
 
 func (s *Site) run(r *Request) (Status, *Location) {
-	if DuplicateCredentials(r.Header) {
+	if link.DuplicateCredentials(r.Header) {
 		r.Log().Info().Str("uri", r.URI).Msg("request with more than one Authorization header refused")
 		return http.StatusBadRequest, s.Match(r.Path)
 	}
@@ -203,46 +204,3 @@ func (s *Site) run(r *Request) (Status, *Location) {
 }
 
 func ends(st Status) bool { return st != OK && st != Declined }
-
-// RunAuthPhases runs a location's access, authn and authz phases as Serve
-// would, for hosts that check authorization apart from content (nginx's
-// auth_request, FastCGI authorizers, Apache's access hook under
-// AnyhostSite). It returns the status that ended them, else OK if any
-// handler returned OK, else Declined; OK and Declined both mean "passed".
-func RunAuthPhases(loc *Location, r *Request) Status {
-	if r.panics == nil {
-		r.panics = loc.panics
-	}
-	if DuplicateCredentials(r.Header) {
-		return http.StatusBadRequest
-	}
-	outcome := Declined
-	for _, p := range [...]Phase{Access, Authn, Authz} {
-		switch st := RunPhase(p, loc.Handlers[p], r); st {
-		case OK:
-			outcome = OK
-		case Declined:
-		default:
-			return st
-		}
-	}
-	return outcome
-}
-
-// DuplicateCredentials reports a request with more than one Authorization
-// header, which every host answers 400 (as nginx does itself): which one
-// the auth phases checked and which one content sees must never differ.
-// Apache merges repeated headers into one, "Basic a, Basic b": for the
-// schemes whose credentials are a token68 (Basic, Bearer), which cannot
-// hold a comma, that is two headers too.
-func DuplicateCredentials(h http.Header) bool {
-	v := h["Authorization"]
-	switch {
-	case len(v) > 1:
-		return true
-	case len(v) == 0:
-		return false
-	}
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(v[0]), " ")
-	return (strings.EqualFold(scheme, "Basic") || strings.EqualFold(scheme, "Bearer")) && strings.Contains(rest, ",")
-}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 )
 
 func (s *Server) authorize(req *request, env map[string]string) {
@@ -29,7 +30,7 @@ func (s *Server) authorize(req *request, env map[string]string) {
 	delete(env, "REMOTE_PASSWD")
 	r := requests.Get().(*core.Request)
 	defer func() {
-		r.Reset()
+		host.Reset(r)
 		requests.Put(r)
 	}()
 	// No proof asked: this role believes no identity param (it checks
@@ -52,9 +53,9 @@ func (s *Server) authorize(req *request, env map[string]string) {
 		r.Header["Authorization"] = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))}
 	}
 	r.Adapter, r.Body = s.Adapter, http.NoBody
-	r.Bind(&core.DiscardWriter{}, req.ctx, &s.Log)
+	host.Bind(r, &host.DiscardWriter{}, req.ctx, &s.Log)
 
-	st := core.RunAuthPhases(loc, r)
+	st := host.RunAuthPhases(loc, r)
 	switch {
 	case st == core.OK || st == core.Declined:
 		if basicMode && r.User == "" {

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 )
 
 var requests = sync.Pool{New: func() any { return new(core.Request) }}
@@ -18,7 +19,7 @@ var requests = sync.Pool{New: func() any { return new(core.Request) }}
 func (s *Server) respond(req *request, env map[string]string) {
 	r := requests.Get().(*core.Request)
 	defer func() {
-		r.Reset()
+		host.Reset(r)
 		requests.Put(r)
 	}()
 	w := &responseWriter{out: req.out, header: make(http.Header, 4)}
@@ -48,7 +49,7 @@ func (s *Server) respond(req *request, env map[string]string) {
 		}
 	}
 	r.Adapter, r.Body = s.Adapter, req.body
-	r.Bind(w, req.ctx, &s.Log)
+	host.Bind(r, w, req.ctx, &s.Log)
 	if r.ContentLength > site.Limits.WithDefaults().MaxBody {
 		// Refuse before any phase runs, as core's net/http bridge does.
 		r.Status = http.StatusRequestEntityTooLarge
@@ -70,10 +71,10 @@ func (s *Server) respond(req *request, env map[string]string) {
 // apart.
 func (s *Server) fill(req *request, r *core.Request, env map[string]string, proof bool) (serverParams, bool) {
 	sp := takeServerParams(env)
-	if err := FillFromCGI(r, env); err != nil {
+	if err := host.RequestFromCGI(r, env, host.CGIOptions{}); err != nil {
 		s.Log.Error().Err(err).Msg("fastcgi: bad CGI variables")
 		code := http.StatusInternalServerError
-		if errors.Is(err, ErrBadURI) {
+		if errors.Is(err, host.ErrRequestURI) {
 			code = http.StatusBadRequest
 		}
 		writeStatus(req.out, code, nil)

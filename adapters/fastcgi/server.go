@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 	"github.com/anyhost/anyhost/internal/listen"
 	"github.com/anyhost/anyhost/internal/ratelog"
 	"github.com/anyhost/anyhost/internal/secret"
@@ -38,6 +39,9 @@ type Server struct {
 	// Site is what the Responder role serves and whose auth phases the
 	// Authorizer role runs. SetSite replaces it while the server runs.
 	Site *core.Site
+	// Sites, if set, is the slot a host shares between its servers (nginx's
+	// FastCGI and auth sockets), where SetSite puts the site it swaps in.
+	Sites *host.SiteSlot
 	// Log receives error lines and is the requests' logger.
 	Log zerolog.Logger
 	// MaxConns bounds open connections (further ones wait in the listen
@@ -68,7 +72,6 @@ type Server struct {
 	// ANYHOST_USER is ignored.
 	Secrets *secret.Set
 
-	site    atomic.Pointer[core.Site] // from SetSite; nil: Site
 	once    sync.Once
 	sem     chan struct{}
 	reqs    atomic.Int64
@@ -111,21 +114,22 @@ func (s *Server) init() {
 			s.Adapter = Adapter
 		}
 		s.sem = make(chan struct{}, s.MaxConns)
+		if s.Sites == nil {
+			s.Sites = new(host.SiteSlot)
+		}
 	})
 }
 
 // SetSite replaces the site for requests that begin from now on; requests
 // in progress finish on the site they began with. It is safe to call while
 // serving (reloading the site file on SIGHUP).
-func (s *Server) SetSite(site *core.Site) { s.site.Store(site) }
+func (s *Server) SetSite(site *core.Site) {
+	s.init()
+	s.Sites.Set(site)
+}
 
 // current is the site a request begins with.
-func (s *Server) current() *core.Site {
-	if site := s.site.Load(); site != nil {
-		return site
-	}
-	return s.Site
-}
+func (s *Server) current() *core.Site { return s.Sites.Current(s.Site) }
 
 // Serve accepts connections on ln until Shutdown or an accept error.
 func (s *Server) Serve(ln net.Listener) error {

@@ -24,11 +24,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 	"github.com/anyhost/anyhost/internal/ratelog"
 	"github.com/anyhost/anyhost/internal/secret"
 )
@@ -96,26 +96,16 @@ var nginxHeaders = []string{HeaderMethod, HeaderURI, HeaderHost, HeaderProto, He
 // Nothing an auth handler writes reaches nginx, and all replies have an empty
 // body, so nginx keeps the connection.
 type AuthHandler struct {
-	// Site's location auth phases are run; SetSite replaces it.
+	// Site's location auth phases are run, until Sites holds another.
 	Site *core.Site
-	Log  zerolog.Logger
+	// Sites, if set, holds the site a reload swapped in.
+	Sites *host.SiteSlot
+	Log   zerolog.Logger
 	// Secrets, when any are configured, must include the one nginx sends
 	// in X-Anyhost-Secret; a subrequest without it is refused (403).
 	Secrets *secret.Set
 
-	site     atomic.Pointer[core.Site] // from SetSite; nil: Site
 	refusals ratelog.Limiter
-}
-
-// SetSite replaces the site for subrequests that begin from now on; those
-// in progress finish on the site they began with. Safe while serving.
-func (h *AuthHandler) SetSite(site *core.Site) { h.site.Store(site) }
-
-func (h *AuthHandler) current() *core.Site {
-	if site := h.site.Load(); site != nil {
-		return site
-	}
-	return h.Site
 }
 
 func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -133,7 +123,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
-	loc := h.current().Match(r.Path)
+	loc := h.Sites.Current(h.Site).Match(r.Path)
 	// Where nginx proves itself, it also says which location it checked
 	// (every generated location does); elsewhere the name is checked when
 	// it comes.
@@ -149,8 +139,8 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	r.Bind(&core.DiscardWriter{}, req.Context(), &h.Log)
-	st := core.RunAuthPhases(loc, r)
+	host.Bind(r, &host.DiscardWriter{}, req.Context(), &h.Log)
+	st := host.RunAuthPhases(loc, r)
 	switch {
 	case st == core.OK || st == core.Declined:
 		if r.User != "" {
@@ -216,8 +206,8 @@ func (h *AuthHandler) request(req *http.Request) (*core.Request, string) {
 		}
 		fields[i] = v
 	}
-	method, uri, host, proto, scheme, ip, port := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
-	t, err := core.ParseTarget(uri)
+	method, uri, hostHeader, proto, scheme, ip, port := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
+	t, err := host.ParseTarget(uri)
 	if err != nil {
 		return nil, HeaderURI + ": " + err.Error()
 	}
@@ -227,7 +217,7 @@ func (h *AuthHandler) request(req *http.Request) (*core.Request, string) {
 	}
 	r := &core.Request{
 		Method: method, URI: uri, Path: t.Path, RawQuery: t.RawQuery,
-		Proto: proto, Host: host, Scheme: strings.ToLower(scheme),
+		Proto: proto, Host: hostHeader, Scheme: strings.ToLower(scheme),
 		RemoteAddr: ip, Header: header, Body: http.NoBody,
 		Adapter: Adapter, Kind: core.Initial,
 	}

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/adapters/fastcgi"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 	"github.com/anyhost/anyhost/internal/listen"
 	"github.com/anyhost/anyhost/internal/secret"
 )
@@ -44,10 +44,7 @@ type Host struct {
 	// them).
 	AuthConnState func(net.Conn, http.ConnState)
 
-	mu   sync.Mutex
-	next *core.Site      // from SetSite before Run
-	fs   *fastcgi.Server // while Run serves
-	auth *AuthHandler    // while Run serves
+	sites host.SiteSlot // from SetSite, shared by both sockets
 }
 
 // SetSite replaces the site, for the FastCGI responder and the auth endpoint
@@ -56,15 +53,7 @@ type Host struct {
 // the site file on SIGHUP). Limits that became server settings at Run
 // (timeouts, header size) keep their old values until a restart; the body
 // limit follows the new site.
-func (h *Host) SetSite(site *core.Site) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.next = site
-	if h.fs != nil {
-		h.fs.SetSite(site)
-		h.auth.SetSite(site)
-	}
-}
+func (h *Host) SetSite(site *core.Site) { h.sites.Set(site) }
 
 // Run serves until ctx ends, then shuts both servers down gracefully
 // (requests in progress may finish, for at most ShutdownTimeout). It returns
@@ -82,15 +71,9 @@ func (h *Host) Run(ctx context.Context) error {
 		fln.Close()
 		return fmt.Errorf("auth listener: %w", err)
 	}
-	h.mu.Lock()
-	site := h.Site
-	if h.next != nil {
-		site = h.next
-	}
-	fs := &fastcgi.Server{Site: site, Log: h.Log, Secrets: h.Secrets}
-	auth := &AuthHandler{Site: site, Log: h.Log, Secrets: h.Secrets}
-	h.fs, h.auth = fs, auth
-	h.mu.Unlock()
+	site := h.sites.Current(h.Site)
+	fs := &fastcgi.Server{Site: h.Site, Sites: &h.sites, Log: h.Log, Secrets: h.Secrets}
+	auth := &AuthHandler{Site: h.Site, Sites: &h.sites, Log: h.Log, Secrets: h.Secrets}
 	limits := site.Limits.WithDefaults()
 	hs := &authServer{
 		Handler:           auth,

@@ -12,13 +12,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 	"github.com/anyhost/anyhost/internal/listen"
 )
 
@@ -42,9 +41,8 @@ type Server struct {
 	// Ready, if set, is called with the bound address once listening.
 	Ready func(addr net.Addr)
 
-	mu      sync.Mutex
-	next    *core.Site                       // from SetSite
-	handler atomic.Pointer[core.HTTPHandler] // while Run serves
+	sites   host.SiteSlot    // from SetSite
+	handler host.HTTPHandler // made by Run before it serves
 }
 
 // SetSite replaces the site for requests that begin from now on; requests
@@ -52,16 +50,7 @@ type Server struct {
 // serves (reloading the site file on SIGHUP). Limits that became server
 // settings at Run (timeouts, header size) keep their old values until a
 // restart; the body limit follows the new site.
-func (s *Server) SetSite(site *core.Site) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.next = site
-	if h := s.handler.Load(); h != nil {
-		n := *h
-		n.Site = site
-		s.handler.Store(&n)
-	}
-}
+func (s *Server) SetSite(site *core.Site) { s.sites.Set(site) }
 
 // serveHTTP serves one request with the current site.
 func (s *Server) serveHTTP(w http.ResponseWriter, req *http.Request) {
@@ -74,7 +63,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		// ends its connection (keep-alive is lost for those only).
 		w = &closeAfter{w}
 	}
-	s.handler.Load().ServeHTTP(w, req)
+	s.handler.ServeHTTP(w, req)
 }
 
 // Adapter is the name requests report in Request.Adapter.
@@ -87,17 +76,11 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	site := s.Site
-	if s.next != nil {
-		site = s.next
-	}
-	h := &core.HTTPHandler{Site: site, Adapter: Adapter, Log: &s.Log}
+	site := s.sites.Current(s.Site)
+	s.handler = host.HTTPHandler{Site: s.Site, Sites: &s.sites, Adapter: Adapter, Log: &s.Log}
 	if s.AccessLog {
-		h.Done = s.access
+		s.handler.Done = s.access
 	}
-	s.handler.Store(h)
-	s.mu.Unlock()
 	limits := site.Limits.WithDefaults()
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),

@@ -19,11 +19,12 @@ import (
 
 	jwtlib "github.com/golang-jwt/jwt/v5"
 
+	"github.com/anyhost/anyhost/authn/bearer"
 	"github.com/anyhost/anyhost/core"
 )
 
 func init() {
-	core.RegisterVerifier("jwt", "JSON Web Tokens, HMAC/RSA/ECDSA/EdDSA (options key or jwks, algorithms, issuer, audience, leeway, user_claim, require_exp, jwks_refresh, timeout)", New)
+	bearer.RegisterVerifier("jwt", "JSON Web Tokens, HMAC/RSA/ECDSA/EdDSA (options key or jwks, algorithms, issuer, audience, leeway, user_claim, require_exp, jwks_refresh, timeout)", New)
 }
 
 // Defaults of the options.

@@ -24,14 +24,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/anyhost/anyhost/authn/store"
 	"github.com/anyhost/anyhost/core"
 )
 
 func init() {
-	core.RegisterAuthStore("redis", "cache and throttle state in Redis, shared by several hosts (options url, prefix, timeout)", New)
+	store.Register("redis", "cache and throttle state in Redis, shared by several hosts (options url, prefix, timeout)", New)
 }
 
-// Store is a core.AuthStore in Redis. Keys are prefixed (default
+// Store is a store.Store in Redis. Keys are prefixed (default
 // "anyhost:") so that one Redis can serve other programs too.
 type Store struct {
 	client *redis.Client
@@ -42,7 +43,7 @@ type Store struct {
 // a file: or env: reference when it holds a password), prefix, timeout
 // (dial, read and write, default 1s: an auth check must not hang on a Redis
 // that is gone).
-func New(o core.Options) (core.AuthStore, error) {
+func New(o core.Options) (store.Store, error) {
 	if err := o.Check("url", "prefix", "timeout"); err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func New(o core.Options) (core.AuthStore, error) {
 // Close releases the connection pool.
 func (s *Store) Close() error { return s.client.Close() }
 
-// CacheGet implements core.AuthStore.
+// CacheGet implements store.Store.
 func (s *Store) CacheGet(ctx context.Context, key string) ([]byte, bool, error) {
 	v, err := s.client.Get(ctx, s.prefix+key).Bytes()
 	if errors.Is(err, redis.Nil) {
@@ -96,7 +97,7 @@ func (s *Store) CacheGet(ctx context.Context, key string) ([]byte, bool, error) 
 	return v, true, nil
 }
 
-// CachePut implements core.AuthStore.
+// CachePut implements store.Store.
 func (s *Store) CachePut(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := s.client.Set(ctx, s.prefix+key, value, ttl).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
@@ -104,7 +105,7 @@ func (s *Store) CachePut(ctx context.Context, key string, value []byte, ttl time
 	return nil
 }
 
-// AddFailure implements core.AuthStore: INCR and PEXPIRE in one
+// AddFailure implements store.Store: INCR and PEXPIRE in one
 // transaction, so the count and its window move together.
 func (s *Store) AddFailure(ctx context.Context, key string, window time.Duration) (int64, error) {
 	var incr *redis.IntCmd
@@ -119,7 +120,7 @@ func (s *Store) AddFailure(ctx context.Context, key string, window time.Duration
 	return incr.Val(), nil
 }
 
-// Failures implements core.AuthStore.
+// Failures implements store.Store.
 func (s *Store) Failures(ctx context.Context, key string) (int64, error) {
 	v, err := s.client.Get(ctx, s.prefix+key).Result()
 	if errors.Is(err, redis.Nil) {
@@ -135,7 +136,7 @@ func (s *Store) Failures(ctx context.Context, key string) (int64, error) {
 	return n, nil
 }
 
-// ResetFailures implements core.AuthStore.
+// ResetFailures implements store.Store.
 func (s *Store) ResetFailures(ctx context.Context, key string) error {
 	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
@@ -143,4 +144,4 @@ func (s *Store) ResetFailures(ctx context.Context, key string) error {
 	return nil
 }
 
-var _ core.AuthStore = (*Store)(nil)
+var _ store.Store = (*Store)(nil)

@@ -58,7 +58,7 @@ func anyhost_init(h *C.ah_host, cVersion C.int, specs *C.char, n C.long, gomaxpr
 		return fail(err)
 	}
 	setMaxProcs(int(gomaxprocs))
-	lib, mask, err := newLibrary(host{h}, sp, root)
+	lib, mask, err := newLibrary(apache{h}, sp, root)
 	*sitePhases = C.int(mask)
 	loaded.Store(lib)
 	if err != nil {
@@ -103,7 +103,7 @@ func (lib *library) keep(st *reqState, handle *C.uintptr_t, last bool) {
 func panicked(st *reqState, v any) {
 	msg := fmt.Sprintf("anyhost bridge panic: %v\n%s", v, debug.Stack())
 	if st != nil && st.r != nil {
-		st.lib.host.log(st.r, 3, []byte(msg))
+		st.lib.apache.log(st.r, 3, []byte(msg))
 		return
 	}
 	fmt.Fprintln(os.Stderr, msg)
@@ -151,7 +151,7 @@ func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, flags C.int
 	if len(rec) <= int(outcap) {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outcap)), rec)
 		*outlen = C.long(len(rec))
-	} else if lib.host.send(r, rec, false) != 0 {
+	} else if lib.apache.send(r, rec, false) != 0 {
 		st.req.Log().Debug().Msg("client went away")
 	}
 	lib.keep(st, state, flags&C.AH_LAST != 0)

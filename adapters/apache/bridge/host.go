@@ -15,16 +15,16 @@ import (
 	"unsafe"
 )
 
-// host is Apache's side of the bridge, reached through the function table
+// apache is Apache's side of the bridge, reached through the function table
 // mod_anyhost passed to anyhost_init. Go memory given to these calls is
 // used by C only during the call.
-type host struct{ api *C.ah_host }
+type apache struct{ api *C.ah_host }
 
-func (h host) readBody(r unsafe.Pointer, p []byte) int {
+func (h apache) readBody(r unsafe.Pointer, p []byte) int {
 	return int(C.ah_read_body(h.api, r, (*C.char)(unsafe.Pointer(&p[0])), C.long(len(p))))
 }
 
-func (h host) send(r unsafe.Pointer, rec []byte, flush bool) int {
+func (h apache) send(r unsafe.Pointer, rec []byte, flush bool) int {
 	if len(rec) == 0 && !flush {
 		return 0
 	}
@@ -39,7 +39,7 @@ func (h host) send(r unsafe.Pointer, rec []byte, flush bool) int {
 	return int(C.ah_send(h.api, r, p, C.long(len(rec)), f))
 }
 
-func (h host) log(r unsafe.Pointer, level int, msg []byte) {
+func (h apache) log(r unsafe.Pointer, level int, msg []byte) {
 	if len(msg) == 0 {
 		return
 	}
@@ -47,7 +47,7 @@ func (h host) log(r unsafe.Pointer, level int, msg []byte) {
 }
 
 // env returns the packed environment; it lives in the request pool.
-func (h host) env(r unsafe.Pointer) []byte {
+func (h apache) env(r unsafe.Pointer) []byte {
 	var out *C.char
 	n := C.ah_env(h.api, r, &out)
 	if n <= 0 || out == nil {

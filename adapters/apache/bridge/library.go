@@ -10,25 +10,27 @@ import (
 	"sync"
 
 	"github.com/anyhost/anyhost/config"
+	"github.com/anyhost/anyhost/authn"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 	"github.com/anyhost/anyhost/internal/wire"
 )
 
 // library is everything anyhost_init built for this Apache child: one
 // handler per spec id, provider chains, and the site for AnyhostSite.
 type library struct {
-	host     host
+	apache   apache
 	handlers []core.Handler
 	chains   map[uint32][]core.PasswordProvider
 	site     *core.Site
 	slots    slots
 	pool     sync.Pool
-	rules    sync.Map // require line -> core.Require
-	panics   core.PanicLog
+	rules    sync.Map // require line -> authn.Require
+	panics   host.PanicLog
 }
 
-func newLibrary(h host, specs []wire.Spec, serverRoot string) (*library, int, error) {
-	lib := &library{host: h, chains: map[uint32][]core.PasswordProvider{}}
+func newLibrary(h apache, specs []wire.Spec, serverRoot string) (*library, int, error) {
+	lib := &library{apache: h, chains: map[uint32][]core.PasswordProvider{}}
 	lib.pool.New = func() any { return newState(lib) }
 	var errs []error
 	sitePhases := 0
@@ -168,7 +170,7 @@ func (lib *library) runSite(st *reqState, phase core.Phase) core.Status {
 	case core.Translate:
 		return core.RunPhase(phase, s.Translate, r)
 	case core.Access:
-		return core.RunAuthPhases(s.Match(r.Path), r)
+		return host.RunAuthPhases(s.Match(r.Path), r)
 	case core.Authn, core.Authz:
 		return core.Declined
 	}
@@ -190,7 +192,7 @@ func (lib *library) checkPassword(st *reqState, id uint32, user, pass string) in
 		r.Log().Error().Uint32("id", id).Msg("bridge: no provider chain with this number")
 		return authError
 	}
-	res, ident, err := core.CheckChain(r.Context(), chain, user, pass)
+	res, ident, err := authn.CheckChain(r.Context(), chain, user, pass)
 	switch {
 	case err != nil:
 		r.Log().Error().Err(err).Msg("authentication back end failed")
@@ -218,7 +220,7 @@ func (lib *library) authorize(st *reqState, line string) int {
 	}
 	rq, ok := lib.rules.Load(line)
 	if !ok {
-		parsed, err := core.ParseRequire(line)
+		parsed, err := authn.ParseRequire(line)
 		if err != nil {
 			r.Log().Error().Err(err).Str("require", line).Msg("Require anyhost")
 			return authzError
@@ -228,7 +230,7 @@ func (lib *library) authorize(st *reqState, line string) int {
 	if r.Identity != nil && r.Identity.User != r.User {
 		r.Identity = nil // established for another user: not ours to use
 	}
-	granted, err := rq.(core.Require).Authorize(r)
+	granted, err := rq.(authn.Require).Authorize(r)
 	if err != nil {
 		r.Log().Error().Err(err).Msg("authorization back end failed")
 		return authzError

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 	"github.com/anyhost/anyhost/internal/wire"
 )
 
@@ -84,11 +85,11 @@ func (st *reqState) fill(r unsafe.Pointer, rec []byte) error {
 	req.Adapter = "apache"
 	req.Kind = core.Kind(q.Kind)
 	req.Body = &st.body
-	req.SetEnvLoader(st.loadEnv)
-	req.SetPanicLog(&st.lib.panics)
+	host.SetEnvLoader(req, st.loadEnv)
+	host.SetPanicLog(req, &st.lib.panics)
 	clear(st.w.header)
 	st.logger = st.logger.Level(zerologLevel(q.LogLevel))
-	req.Bind(&st.w, nil, &st.logger)
+	host.Bind(req, &st.w, nil, &st.logger)
 	return nil
 }
 
@@ -114,7 +115,7 @@ func (st *reqState) fetchEnv() map[string]string {
 	st.envLoaded = true
 	env := map[string]string{}
 	var rd wire.Reader
-	rd.Reset(bytes.Clone(st.lib.host.env(st.r))) // Apache's pool: copied, as in fill
+	rd.Reset(bytes.Clone(st.lib.apache.env(st.r))) // Apache's pool: copied, as in fill
 	rd.Pairs(func(k, v string) { env[k] = v })
 	return env
 }
@@ -138,7 +139,7 @@ func (st *reqState) finish(content bool) []byte {
 		w.Op(wire.OpNote, k, v)
 	}
 	if st.envLoaded {
-		for k, v := range req.EnvLoaded() {
+		for k, v := range host.EnvLoaded(req) {
 			w.Op(wire.OpEnv, k, v)
 		}
 	}
@@ -162,7 +163,7 @@ func (st *reqState) finish(content bool) []byte {
 
 // reset readies st for another request.
 func (st *reqState) reset() {
-	st.req.Reset()
+	host.Reset(&st.req)
 	st.w.reset()
 	st.body.err = nil
 	st.envLoaded = false
@@ -226,7 +227,7 @@ func (w *responseWriter) push(flush bool) error {
 	rec := &w.st.out
 	rec.Reset()
 	w.responseOps(rec)
-	if w.st.lib.host.send(w.st.r, rec.Buf, flush) != 0 {
+	if w.st.lib.apache.send(w.st.r, rec.Buf, flush) != 0 {
 		w.failed = true
 		return io.ErrClosedPipe
 	}
@@ -281,7 +282,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, err := readResult(b.st.lib.host.readBody(b.st.r, p), len(p))
+	n, err := readResult(b.st.lib.apache.readBody(b.st.r, p), len(p))
 	b.err = err
 	return n, err
 }
@@ -321,7 +322,7 @@ func (l *logWriter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
 	for n > 0 && p[n-1] == '\n' {
 		n--
 	}
-	l.st.lib.host.log(l.st.r, aplogLevel(level), p[:n])
+	l.st.lib.apache.log(l.st.r, aplogLevel(level), p[:n])
 	return len(p), nil
 }
 

@@ -33,7 +33,7 @@ func record(path string, headers ...string) []byte {
 }
 
 func helloLibrary(t testing.TB) *library {
-	lib, _, err := newLibrary(host{}, []wire.Spec{{ID: 0, Kind: wire.SpecHandler, Phase: uint32(core.Content), Name: "demo.hello"}}, "/")
+	lib, _, err := newLibrary(apache{}, []wire.Spec{{ID: 0, Kind: wire.SpecHandler, Phase: uint32(core.Content), Name: "demo.hello"}}, "/")
 	require.NoError(t, err)
 	return lib
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/anyhost/anyhost/authn/htpasswd"
 	"github.com/anyhost/anyhost/config"
+	"github.com/anyhost/anyhost/authn/bearer"
+	"github.com/anyhost/anyhost/authn/store"
 	"github.com/anyhost/anyhost/core"
 )
 
@@ -55,8 +57,8 @@ func listCommand() *cli.Command {
 			}
 			section("handlers:", core.Handlers.Names(), core.Handlers.Doc)
 			section("providers:", core.Providers.Names(), core.Providers.Doc)
-			section("token verifiers (auth type bearer):", core.Verifiers.Names(), core.Verifiers.Doc)
-			section("auth stores ([auth] store, for the cache and throttle):", core.AuthStores.Names(), core.AuthStores.Doc)
+			section("token verifiers (auth type bearer):", bearer.Verifiers.Names(), bearer.Verifiers.Doc)
+			section("auth stores ([auth] store, for the cache and throttle):", store.Stores.Names(), store.Stores.Doc)
 			section("adapters:", strings.Split(adapterNames(), ", "), func(n string) string { return adapters[n].usage })
 			return nil
 		},

@@ -1,4 +1,4 @@
-package core
+package basic
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"hash"
 	"sync"
 	"time"
+
+	"github.com/anyhost/anyhost/authn/store"
+	"github.com/anyhost/anyhost/core"
 )
 
 // CredentialCache remembers verified Basic credentials for a while, so that
@@ -20,7 +23,7 @@ import (
 // hash that could be cracked offline without the secret. Only successes are
 // cached; a changed password takes effect when the entry expires.
 type CredentialCache struct {
-	Store AuthStore
+	Store store.Cache
 	// Secret keys the HMAC. Hosts that share a store must share it.
 	Secret []byte
 	// TTL bounds how long a verified credential is trusted without a check.
@@ -65,7 +68,7 @@ type cached struct {
 
 // lookup returns the identity cached for the credentials. A store error
 // is returned so that the caller can log it and check the password instead.
-func (c *CredentialCache) lookup(ctx context.Context, user, password string) (*Identity, error) {
+func (c *CredentialCache) lookup(ctx context.Context, user, password string) (*core.Identity, error) {
 	v, ok, err := c.Store.CacheGet(ctx, c.key(user, password))
 	if err != nil || !ok {
 		return nil, err
@@ -77,10 +80,10 @@ func (c *CredentialCache) lookup(ctx context.Context, user, password string) (*I
 		// Not ours or corrupt: treat as a miss.
 		return nil, nil
 	}
-	return &Identity{User: user, AuthType: "Basic", Groups: e.Groups}, nil
+	return &core.Identity{User: user, AuthType: "Basic", Groups: e.Groups}, nil
 }
 
-func (c *CredentialCache) store(ctx context.Context, id *Identity, password string) error {
+func (c *CredentialCache) store(ctx context.Context, id *core.Identity, password string) error {
 	v, err := json.Marshal(cached{Groups: id.Groups})
 	if err != nil {
 		return err

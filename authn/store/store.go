@@ -1,4 +1,8 @@
-package core
+// Package store keeps the state of Basic auth's credential cache and
+// failed-attempt throttle: in this process ("memory", the default) or in a
+// server several hosts share (authn/redisstore registers "redis"), so that
+// N hosts behind a load balancer cache and throttle together.
+package store
 
 import (
 	"context"
@@ -7,17 +11,20 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/anyhost/anyhost/core"
 )
 
-// AuthStore keeps the state of a site's credential cache and failed-attempt
-// throttle: in this process ("memory", the default) or in a server that
-// several hosts share ("redis"), so that N hosts behind a load balancer
-// throttle and cache together.
-type AuthStore interface {
+// Cache holds the credential cache's entries.
+type Cache interface {
 	// CacheGet returns the value stored under key, if it has not expired.
 	CacheGet(ctx context.Context, key string) (value []byte, ok bool, err error)
 	// CachePut stores value under key for ttl.
 	CachePut(ctx context.Context, key string, value []byte, ttl time.Duration) error
+}
+
+// FailureCounter holds the throttle's counts of failed logins.
+type FailureCounter interface {
 	// AddFailure counts one failure under key and returns the count. The
 	// count is forgotten window after the last failure.
 	AddFailure(ctx context.Context, key string, window time.Duration) (int64, error)
@@ -27,23 +34,30 @@ type AuthStore interface {
 	ResetFailures(ctx context.Context, key string) error
 }
 
-// AuthStoreFactory builds a store from its options.
-type AuthStoreFactory func(Options) (AuthStore, error)
-
-// AuthStores is the registry of auth state stores; "memory" is built in.
-var AuthStores = &Registry[AuthStoreFactory]{kind: "auth store"}
-
-func init() {
-	RegisterAuthStore("memory", "state in this process, size-bounded (option max_entries, default 100000)", newMemoryStoreFromOptions)
+// Store is what a registered back end gives: both, over one connection
+// pool (the site file names one store for its cache and throttle).
+type Store interface {
+	Cache
+	FailureCounter
 }
 
-// RegisterAuthStore adds an auth state store factory.
-func RegisterAuthStore(name, doc string, f AuthStoreFactory) { AuthStores.Register(name, doc, f) }
+// Factory builds a store from its options.
+type Factory func(core.Options) (Store, error)
 
-// NewAuthStore builds the store registered under name.
-func NewAuthStore(name string, o Options) (AuthStore, error) { return build(AuthStores, name, o) }
+// Stores is the registry of store back ends; "memory" is built in.
+var Stores = core.NewRegistry[Factory]("auth store")
 
-func newMemoryStoreFromOptions(o Options) (AuthStore, error) {
+func init() {
+	Register("memory", "state in this process, size-bounded (option max_entries, default 100000)", newMemoryFromOptions)
+}
+
+// Register adds a store factory.
+func Register(name, doc string, f Factory) { Stores.Register(name, doc, f) }
+
+// New builds the store registered under name.
+func New(name string, o core.Options) (Store, error) { return core.Build(Stores, name, o) }
+
+func newMemoryFromOptions(o core.Options) (Store, error) {
 	if err := o.Check("max_entries"); err != nil {
 		return nil, err
 	}
@@ -54,14 +68,14 @@ func newMemoryStoreFromOptions(o Options) (AuthStore, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("max_entries must be positive")
 	}
-	return NewMemoryStore(n), nil
+	return NewMemory(n), nil
 }
 
-// MemoryStore is the in-process AuthStore: two LRU maps (cache entries and
+// Memory is the in-process Store: two LRU maps (cache entries and
 // failure counters) of at most maxEntries each, so a flood of made-up user
 // names cannot grow memory without bound; the least recently used entry
 // goes first.
-type MemoryStore struct {
+type Memory struct {
 	mu       sync.Mutex
 	cache    *simplelru.LRU[string, memEntry]
 	failures *simplelru.LRU[string, memEntry]
@@ -74,16 +88,16 @@ type memEntry struct {
 	expires time.Time
 }
 
-// NewMemoryStore makes a MemoryStore holding at most maxEntries cache
+// NewMemoryStore makes a Memory holding at most maxEntries cache
 // entries and maxEntries failure counters.
-func NewMemoryStore(maxEntries int) *MemoryStore {
+func NewMemory(maxEntries int) *Memory {
 	c, _ := simplelru.NewLRU[string, memEntry](maxEntries, nil)
 	f, _ := simplelru.NewLRU[string, memEntry](maxEntries, nil)
-	return &MemoryStore{cache: c, failures: f, now: time.Now}
+	return &Memory{cache: c, failures: f, now: time.Now}
 }
 
-// CacheGet implements AuthStore.
-func (m *MemoryStore) CacheGet(_ context.Context, key string) ([]byte, bool, error) {
+// CacheGet implements Store.
+func (m *Memory) CacheGet(_ context.Context, key string) ([]byte, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.cache.Get(key)
@@ -97,16 +111,16 @@ func (m *MemoryStore) CacheGet(_ context.Context, key string) ([]byte, bool, err
 	return e.value, true, nil
 }
 
-// CachePut implements AuthStore.
-func (m *MemoryStore) CachePut(_ context.Context, key string, value []byte, ttl time.Duration) error {
+// CachePut implements Store.
+func (m *Memory) CachePut(_ context.Context, key string, value []byte, ttl time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cache.Add(key, memEntry{value: value, expires: m.now().Add(ttl)})
 	return nil
 }
 
-// AddFailure implements AuthStore.
-func (m *MemoryStore) AddFailure(_ context.Context, key string, window time.Duration) (int64, error) {
+// AddFailure implements Store.
+func (m *Memory) AddFailure(_ context.Context, key string, window time.Duration) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -120,8 +134,8 @@ func (m *MemoryStore) AddFailure(_ context.Context, key string, window time.Dura
 	return e.count, nil
 }
 
-// Failures implements AuthStore.
-func (m *MemoryStore) Failures(_ context.Context, key string) (int64, error) {
+// Failures implements Store.
+func (m *Memory) Failures(_ context.Context, key string) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.failures.Peek(key)
@@ -131,12 +145,12 @@ func (m *MemoryStore) Failures(_ context.Context, key string) (int64, error) {
 	return e.count, nil
 }
 
-// ResetFailures implements AuthStore.
-func (m *MemoryStore) ResetFailures(_ context.Context, key string) error {
+// ResetFailures implements Store.
+func (m *Memory) ResetFailures(_ context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.failures.Remove(key)
 	return nil
 }
 
-var _ AuthStore = (*MemoryStore)(nil)
+var _ Store = (*Memory)(nil)

@@ -1,10 +1,12 @@
-package core
+package basic
 
 import (
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
+
+	"github.com/anyhost/anyhost/core"
 )
 
 // TrustedProxies are the peers whose X-Forwarded-For / X-Real-IP headers
@@ -46,7 +48,7 @@ func (t TrustedProxies) contains(a netip.Addr) bool {
 // proxy appended) and the first address that is not itself a trusted proxy
 // is the client; without X-Forwarded-For, X-Real-IP is used. Left-most
 // entries are never believed: the client writes them.
-func ClientIP(r *Request, trusted TrustedProxies) string {
+func ClientIP(r *core.Request, trusted TrustedProxies) string {
 	peer := hostOf(r.RemoteAddr)
 	addr, err := netip.ParseAddr(peer)
 	if err != nil || len(trusted) == 0 || !trusted.contains(addr) {

@@ -1,4 +1,4 @@
-package core
+package basic
 
 import (
 	"errors"
@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/anyhost/anyhost/authn"
+	"github.com/anyhost/anyhost/authn/store"
+	"github.com/anyhost/anyhost/core"
 )
 
 // ThrottleMode is what happens to an attempt once the failures counted for
@@ -41,7 +45,7 @@ func ParseThrottleMode(s string) (ThrottleMode, error) {
 // Throttle counts failed logins per user name and per client address and
 // slows down or refuses attempts past a limit.
 type Throttle struct {
-	Store AuthStore
+	Store store.FailureCounter
 	// MaxUser and MaxClient are the failures allowed per user name and per
 	// client address; 0 turns that count off.
 	MaxUser, MaxClient int64
@@ -59,20 +63,8 @@ type Throttle struct {
 	Trusted TrustedProxies
 }
 
-// StatusError is an authenticator's answer that is neither an identity nor
-// a plain refusal: too many failures, a state store that is down. The authn
-// handler answers with Status and adds Header to the error headers.
-type StatusError struct {
-	Status Status
-	Header http.Header
-	Err    error
-}
-
-func (e *StatusError) Error() string { return e.Err.Error() }
-func (e *StatusError) Unwrap() error { return e.Err }
-
 // ErrThrottled is wrapped by the StatusError of a throttled attempt.
-var ErrThrottled = errors.New("too many failed attempts")
+var ErrThrottled = errors.New("basic: too many failed attempts")
 
 // counts are the failure counters of one attempt, computed once per login.
 type counts struct {
@@ -80,14 +72,14 @@ type counts struct {
 	user, address string // store keys
 }
 
-func (t *Throttle) counts(r *Request, user string) counts {
+func (t *Throttle) counts(r *core.Request, user string) counts {
 	client := ClientIP(r, t.Trusted)
 	return counts{client: client, user: "fail:u:" + user, address: "fail:c:" + client}
 }
 
 // admit decides whether an attempt for user may be checked. It returns a
 // StatusError to answer with instead, or nil.
-func (t *Throttle) admit(r *Request, user string, c counts) error {
+func (t *Throttle) admit(r *core.Request, user string, c counts) error {
 	ctx := r.Context()
 	over := false
 	for _, k := range []struct {
@@ -103,7 +95,7 @@ func (t *Throttle) admit(r *Request, user string, c counts) error {
 				r.Log().Warn().Err(err).Msg("throttle store unavailable; checking the password without throttling (fail open)")
 				return nil
 			}
-			return &StatusError{Status: http.StatusServiceUnavailable, Err: fmt.Errorf("throttle store unavailable (fail closed): %w", err)}
+			return &authn.StatusError{Status: http.StatusServiceUnavailable, Err: fmt.Errorf("throttle store unavailable (fail closed): %w", err)}
 		}
 		if n >= k.max {
 			over = true
@@ -123,15 +115,15 @@ func (t *Throttle) admit(r *Request, user string, c counts) error {
 		r.Log().Info().Str("user", user).Str("client", c.client).Dur("delay", t.Delay).Msg("authentication throttled: attempt delayed")
 		return nil
 	case ThrottleForbid:
-		return &StatusError{Status: http.StatusForbidden, Err: ErrThrottled}
+		return &authn.StatusError{Status: http.StatusForbidden, Err: ErrThrottled}
 	}
 	h := http.Header{"Retry-After": {strconv.Itoa(int((t.Window + time.Second - 1) / time.Second))}}
-	return &StatusError{Status: http.StatusTooManyRequests, Header: h, Err: ErrThrottled}
+	return &authn.StatusError{Status: http.StatusTooManyRequests, Header: h, Err: ErrThrottled}
 }
 
 // failed counts a failed attempt; store errors are logged (the attempt is
 // refused anyway).
-func (t *Throttle) failed(r *Request, c counts) {
+func (t *Throttle) failed(r *core.Request, c counts) {
 	for _, k := range []struct {
 		key string
 		max int64
@@ -147,7 +139,7 @@ func (t *Throttle) failed(r *Request, c counts) {
 
 // succeeded forgets the user's failures. The client's count stays: one
 // account of its own must not let a guesser reset its address's count.
-func (t *Throttle) succeeded(r *Request, c counts) {
+func (t *Throttle) succeeded(r *core.Request, c counts) {
 	if t.MaxUser <= 0 {
 		return
 	}

@@ -1,8 +1,12 @@
-package core
+// Package target is the one parse of a request target every host uses;
+// core (the net/http bridge) and core/host (the CGI translation, which
+// exports it as host.ParseTarget) share it.
+package target
 
 import (
 	"errors"
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -25,36 +29,36 @@ type Target struct {
 	Host string
 }
 
-// Errors from ParseTarget; hosts answer them with 400.
+// Errors from Parse; hosts answer them with 400.
 var (
-	// ErrTargetForm is a target that is neither origin-form ("/p?q") nor
+	// ErrForm is a target that is neither origin-form ("/p?q") nor
 	// absolute-form ("http://host/p?q"): authority-form (CONNECT) and "*"
 	// (OPTIONS) name no resource of a site.
-	ErrTargetForm = errors.New("anyhost: request target is not origin-form or absolute-form")
-	// ErrTargetEncoding is a target with a malformed %-escape, a fragment,
+	ErrForm = errors.New("anyhost: request target is not origin-form or absolute-form")
+	// ErrEncoding is a target with a malformed %-escape, a fragment,
 	// or a control character (raw or %-encoded, %00 included).
-	ErrTargetEncoding = errors.New("anyhost: request target does not decode to a path")
+	ErrEncoding = errors.New("anyhost: request target does not decode to a path")
 )
 
-// ParseTarget parses a request target as sent on the request line (CGI's
+// Parse parses a request target as sent on the request line (CGI's
 // REQUEST_URI). Absolute-form is reduced to its path and query, as net/http
 // does, and its authority is returned as Host.
-func ParseTarget(target string) (Target, error) {
+func Parse(target string) (Target, error) {
 	var t Target
 	if target == "" {
-		return t, ErrTargetForm
+		return t, ErrForm
 	}
 	for i := 0; i < len(target); i++ {
 		// A fragment is never sent (RFC 9112 3.2.1); hosts disagree on
 		// where one would end the path (or the host), so none is accepted.
 		if c := target[i]; c < 0x20 || c == 0x7f || c == '#' {
-			return t, ErrTargetEncoding
+			return t, ErrEncoding
 		}
 	}
 	if target[0] != '/' {
 		rest, host, ok := cutAbsolute(target)
 		if !ok {
-			return t, ErrTargetForm
+			return t, ErrForm
 		}
 		t.Host = host
 		target = rest
@@ -65,12 +69,12 @@ func ParseTarget(target string) (Target, error) {
 	raw, query, _ := strings.Cut(target, "?")
 	decoded, err := url.PathUnescape(raw)
 	if err != nil {
-		return t, ErrTargetEncoding
+		return t, ErrEncoding
 	}
 	if len(decoded) != len(raw) {
 		for i := 0; i < len(decoded); i++ {
 			if c := decoded[i]; c < 0x20 || c == 0x7f {
-				return t, ErrTargetEncoding
+				return t, ErrEncoding
 			}
 		}
 	}
@@ -167,4 +171,38 @@ func cleanRawPath(raw, path string) string {
 // URL is the target as net/http presents an origin-form request's URL.
 func (t Target) URL() *url.URL {
 	return &url.URL{Path: t.Path, RawPath: t.RawPath, RawQuery: t.RawQuery}
+}
+
+// CleanPath removes dot segments and repeated slashes from a decoded path,
+// keeps a trailing slash, and roots it at "/". It allocates only when the
+// path changes.
+func CleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	if isClean(p) {
+		return p
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+func isClean(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		rest := p[i+1:]
+		if rest == "" {
+			return true
+		}
+		if rest[0] == '/' || rest == "." || rest == ".." ||
+			strings.HasPrefix(rest, "./") || strings.HasPrefix(rest, "../") {
+			return false
+		}
+	}
+	return true
 }

@@ -1,47 +1,40 @@
-package core
+// Package bearer is bearer-token authentication (RFC 6750) against a list
+// of token verifiers (authn/jwt registers one), and their registry.
+package bearer
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/anyhost/anyhost/authn"
+	"github.com/anyhost/anyhost/core"
 )
 
-// ErrInvalidToken marks a bearer token that was checked and refused
-// (bad signature, expired, wrong issuer or audience, malformed). A
-// TokenVerifier wraps it with the reason; any other error means the
-// verifier could not decide (a JWKS URL that does not answer) and the host
-// answers 5xx, never "granted".
-var ErrInvalidToken = errors.New("invalid token")
-
-// TokenVerifier checks a bearer token (RFC 6750) and returns the identity it
-// carries, claims included for `require claim`.
-type TokenVerifier interface {
-	VerifyToken(ctx context.Context, token string) (*Identity, error)
-}
-
 // VerifierFactory builds a token verifier from its options.
-type VerifierFactory func(Options) (TokenVerifier, error)
+type VerifierFactory func(core.Options) (core.TokenVerifier, error)
 
 // Verifiers is the registry of token verifier factories (jwt, ...).
-var Verifiers = &Registry[VerifierFactory]{kind: "token verifier"}
+var Verifiers = core.NewRegistry[VerifierFactory]("token verifier")
 
 // RegisterVerifier adds a token verifier factory.
 func RegisterVerifier(name, doc string, f VerifierFactory) { Verifiers.Register(name, doc, f) }
 
 // NewVerifier builds the token verifier registered under name.
-func NewVerifier(name string, o Options) (TokenVerifier, error) { return build(Verifiers, name, o) }
+func NewVerifier(name string, o core.Options) (core.TokenVerifier, error) {
+	return core.Build(Verifiers, name, o)
+}
 
 // Bearer is bearer-token authentication (RFC 6750) against a list of
 // verifiers, asked in order until one accepts the token.
 type Bearer struct {
 	Realm     string
-	Verifiers []TokenVerifier
+	Verifiers []core.TokenVerifier
 }
 
-// Authenticate implements Authenticator. A refused token is logged with its
+// Authenticate implements core.Authenticator. A refused token is logged with its
 // reason (never the token) and yields no identity.
-func (b *Bearer) Authenticate(r *Request) (*Identity, error) {
+func (b *Bearer) Authenticate(r *core.Request) (*core.Identity, error) {
 	token, ok := ParseBearer(r.Header.Get("Authorization"))
 	if !ok {
 		return nil, nil
@@ -60,7 +53,7 @@ func (b *Bearer) Authenticate(r *Request) (*Identity, error) {
 			return id, nil
 		case err == nil:
 			reasons = append(reasons, "no subject")
-		case errors.Is(err, ErrInvalidToken):
+		case errors.Is(err, core.ErrInvalidToken):
 			reasons = append(reasons, err.Error())
 		default:
 			return nil, fmt.Errorf("token verifier %d: %w", i+1, err)
@@ -70,12 +63,10 @@ func (b *Bearer) Authenticate(r *Request) (*Identity, error) {
 	return nil, nil
 }
 
-// Challenge implements Authenticator.
+// Challenge implements core.Authenticator.
 func (b *Bearer) Challenge() string {
-	return `Bearer realm="` + quoteEscaper.Replace(b.Realm) + `"`
+	return authn.Challenge("Bearer", b.Realm)
 }
-
-var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // ParseBearer extracts the token of an Authorization header value of the
 // Bearer scheme (case-insensitive). An empty or space-containing token gives
@@ -92,4 +83,4 @@ func ParseBearer(h string) (token string, ok bool) {
 	return token, true
 }
 
-var _ Authenticator = (*Bearer)(nil)
+var _ core.Authenticator = (*Bearer)(nil)

@@ -1,0 +1,117 @@
+// Package basic is HTTP Basic authentication (RFC 7617) against a chain of
+// password providers, with a credential cache and a failed-attempt
+// throttle (their state in an authn/store back end) and the client address
+// the throttle counts by.
+package basic
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/anyhost/anyhost/authn"
+	"github.com/anyhost/anyhost/core"
+)
+
+// Basic is HTTP Basic authentication (RFC 7617) against a chain of password
+// providers, with an optional credential cache and failed-attempt throttle.
+type Basic struct {
+	// Realm is shown by browsers in the login prompt.
+	Realm string
+	// Providers are asked in order; core.UserNotFound falls through to the next.
+	Providers []core.PasswordProvider
+	// Cache, if set, skips the providers for credentials verified recently.
+	Cache *CredentialCache
+	// Throttle, if set, counts failures and refuses or slows down guessing.
+	Throttle *Throttle
+}
+
+// Authenticate implements core.Authenticator.
+func (b *Basic) Authenticate(r *core.Request) (*core.Identity, error) {
+	user, pass, ok := ParseBasic(r.Header.Get("Authorization"))
+	if !ok {
+		return nil, nil
+	}
+	ctx := r.Context()
+	var tc counts
+	if b.Throttle != nil {
+		tc = b.Throttle.counts(r, user)
+		if err := b.Throttle.admit(r, user, tc); err != nil {
+			return nil, err
+		}
+	}
+	if b.Cache != nil {
+		id, err := b.Cache.lookup(ctx, user, pass)
+		if err != nil {
+			r.Log().Warn().Err(err).Msg("credential cache unavailable; checking the password")
+		} else if id != nil {
+			r.Log().Debug().Str("user", user).Msg("credentials found in the cache")
+			return id, nil
+		}
+	}
+	id, err := b.check(r, user, pass)
+	if err != nil {
+		return nil, err
+	}
+	if id == nil {
+		if b.Throttle != nil {
+			b.Throttle.failed(r, tc)
+		}
+		return nil, nil
+	}
+	if b.Throttle != nil {
+		b.Throttle.succeeded(r, tc)
+	}
+	if b.Cache != nil {
+		if err := b.Cache.store(ctx, id, pass); err != nil {
+			r.Log().Warn().Err(err).Msg("credential cache unavailable; not cached")
+		}
+	}
+	return id, nil
+}
+
+// check asks the chain and logs why a login failed.
+func (b *Basic) check(r *core.Request, user, pass string) (*core.Identity, error) {
+	res, id, err := authn.CheckChain(r.Context(), b.Providers, user, pass)
+	switch {
+	case err != nil:
+		return nil, err
+	case res == core.Denied:
+		r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: wrong password")
+	case res == core.UserNotFound:
+		r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: user not found")
+	}
+	return id, nil
+}
+
+// Challenge implements core.Authenticator.
+func (b *Basic) Challenge() string {
+	return authn.Challenge("Basic", b.Realm)
+}
+
+// ParseBasic extracts credentials from an Authorization header value of the
+// Basic scheme (case-insensitive, as RFC 7617 says). A user name with a colon
+// or a malformed value gives ok=false.
+func ParseBasic(h string) (user, pass string, ok bool) {
+	const prefix = "basic "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	enc := strings.TrimSpace(h[len(prefix):])
+	// Decoded on the stack for the usual sizes: one allocation, the string.
+	var buf [192]byte
+	dst := buf[:]
+	if n := base64.StdEncoding.DecodedLen(len(enc)); n > len(buf) {
+		dst = make([]byte, n)
+	}
+	n, err := base64.StdEncoding.Decode(dst, []byte(enc))
+	if err != nil {
+		return "", "", false
+	}
+	user, pass, ok = strings.Cut(string(dst[:n]), ":")
+	if !ok || user == "" {
+		return "", "", false
+	}
+	return user, pass, true
+}
+
+var _ core.Authenticator = (*Basic)(nil)
