@@ -7,34 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestRunAuthPhases(t *testing.T) {
-	ok := HandlerFunc(func(r *Request) Status { r.User = "ann"; return OK })
-	declined := HandlerFunc(func(*Request) Status { return Declined })
-	forbidden := HandlerFunc(func(*Request) Status { return http.StatusForbidden })
-	for _, c := range []struct {
-		name string
-		hs   map[Phase][]Handler
-		want Status
-	}{
-		{"nothing configured", nil, Declined},
-		{"all declined", map[Phase][]Handler{Access: {declined}, Authn: {declined}}, Declined},
-		{"authn grants", map[Phase][]Handler{Access: {declined}, Authn: {ok}}, OK},
-		{"access refuses first", map[Phase][]Handler{Access: {forbidden}, Authn: {ok}}, http.StatusForbidden},
-		{"authz refuses", map[Phase][]Handler{Authn: {ok}, Authz: {forbidden}}, http.StatusForbidden},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			r, _ := newReq("GET", "/x")
-			assert.Equal(t, c.want, RunAuthPhases(at("/", c.hs), r))
-		})
-	}
-	var w DiscardWriter
-	w.Header().Set("X", "1")
-	n, err := w.Write([]byte("dropped"))
-	assert.NoError(t, err)
-	assert.Equal(t, 7, n)
-	assert.Equal(t, "1", w.Header().Get("X"))
-}
-
 // AuthChecked: the host's web server ran the auth phases already, so Serve
 // skips them, except when translate moved the request to another location.
 func TestServeSkipsCheckedAuthPhases(t *testing.T) {
@@ -79,6 +51,6 @@ func TestServeSkipsCheckedAuthPhases(t *testing.T) {
 		assert.Equal(t, c.status, w.Code, "%s checked=%v", c.path, c.checked)
 	}
 	r := &Request{AuthChecked: true}
-	r.Reset()
+	r.reset()
 	assert.False(t, r.AuthChecked, "a pooled request starts unchecked")
 }

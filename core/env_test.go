@@ -94,7 +94,7 @@ func TestEnvCachedAndSettable(t *testing.T) {
 	assert.Equal(t, "x", r.Env()["MY_VAR"], "derived once; handlers may add variables")
 
 	installed := map[string]string{"REQUEST_METHOD": "PUT", "SCRIPT_NAME": "/cgi-bin/app"}
-	r.SetEnv(installed)
+	r.st.Env = installed
 	assert.Equal(t, installed, r.Env())
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -65,9 +66,9 @@ func (t *trace) fn(name string, f func(r *Request) Status) Handler {
 func newReq(method, target string) (*Request, *httptest.ResponseRecorder) {
 	hr := httptest.NewRequest(method, target, nil)
 	r := &Request{}
-	FromHTTP(r, hr)
+	fromHTTP(r, hr)
 	w := httptest.NewRecorder()
-	r.Bind(w, hr.Context(), nil)
+	r.bind(w, hr.Context(), nil)
 	return r, w
 }
 
@@ -136,3 +137,11 @@ func do(t testing.TB, c *http.Client, req *http.Request) (int, http.Header, stri
 }
 
 func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+// serveAs serves s to net/http as a host does (host.HTTPHandler), naming
+// the adapter and logging to log.
+func serveAs(s *Site, adapter string, log *zerolog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.serveHTTP(w, req, adapter, log, nil, time.Time{})
+	})
+}

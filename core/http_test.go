@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/core/internal/link"
 )
 
 // contentSite is a site whose only handler is h, on content at "/".
@@ -151,7 +153,7 @@ func TestFromHTTPHandler(t *testing.T) {
 					Header: http.Header{"X-In": {"in"}}, Body: http.NoBody, Adapter: "fake",
 				}
 				w := httptest.NewRecorder()
-				r.Bind(w, context.Background(), nil)
+				r.bind(w, context.Background(), nil)
 				s.Serve(r)
 				res := w.Result()
 				check(t, res.StatusCode, res.Header, w.Body.String())
@@ -168,7 +170,7 @@ func TestHTTPRequestViewFromFields(t *testing.T) {
 		Proto: "HTTP/1.0", Host: "example.test:8080", Scheme: "http", RemoteAddr: "192.0.2.1:5555",
 		Header: http.Header{"Content-Type": {"text/plain"}}, Body: strings.NewReader("body!"), ContentLength: 5,
 	}
-	r.Bind(httptest.NewRecorder(), ctx, nil)
+	r.bind(httptest.NewRecorder(), ctx, nil)
 	hr := r.HTTPRequest()
 	require.NotNil(t, hr)
 	assert.Equal(t, "POST", hr.Method)
@@ -201,7 +203,7 @@ func TestHTTPRequestViewFromFields(t *testing.T) {
 func TestHTTPRequestViewOnNetHTTPIsOriginal(t *testing.T) {
 	hr := httptest.NewRequest("GET", "/x?y=1", nil)
 	r := &Request{}
-	FromHTTP(r, hr)
+	fromHTTP(r, hr)
 	assert.Same(t, hr, r.HTTPRequest())
 }
 
@@ -210,7 +212,7 @@ func TestFromHTTPFields(t *testing.T) {
 	hr, err := http.NewRequest("GET", "http://example.test/a/../b?q=1", nil)
 	require.NoError(t, err)
 	r := &Request{}
-	FromHTTP(r, hr)
+	fromHTTP(r, hr)
 	assert.Equal(t, "/a/../b?q=1", r.URI)
 	assert.Equal(t, "/b", r.Path)
 	assert.Equal(t, "q=1", r.RawQuery)
@@ -406,38 +408,6 @@ func TestStatusForErrorFromServer(t *testing.T) {
 	}
 }
 
-func TestHTTPHandlerHost(t *testing.T) {
-	log, buf := newLogger()
-	type done struct {
-		adapter, path, user string
-		status              int
-		written             int64
-		started             bool
-		elapsed             bool
-	}
-	dones := make(chan done, 4)
-	s := newSite(t, at("/", map[Phase][]Handler{
-		Authn: {HandlerFunc(func(r *Request) Status { r.User = "u"; return OK })},
-		Content: {HandlerFunc(func(r *Request) Status {
-			r.Log().Info().Msg("from handler")
-			r.Status = http.StatusAccepted
-			r.WriteString(r.Adapter)
-			return OK
-		})},
-	}))
-	h := &HTTPHandler{Site: s, Adapter: "standalone", Log: log, Done: func(r *Request, start time.Time) {
-		dones <- done{r.Adapter, r.Path, r.User, r.StatusCode(), r.BytesWritten(), r.ResponseStarted(),
-			!start.IsZero() && time.Since(start) >= 0}
-	}}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	st, _, body := get(t, srv.Client(), srv.URL+"/x")
-	assert.Equal(t, http.StatusAccepted, st)
-	assert.Equal(t, "standalone", body)
-	assert.Equal(t, done{"standalone", "/x", "u", 202, 10, true, true}, <-dones)
-	assert.Contains(t, buf.String(), "from handler")
-}
-
 func TestPooledRequestsDoNotLeak(t *testing.T) {
 	// Sequential requests through the pool: nothing set by one request is
 	// seen by the next.
@@ -456,7 +426,7 @@ func TestPooledRequestsDoNotLeak(t *testing.T) {
 			r.SetNote("n", "set")
 			r.User = "leak"
 			r.ErrHeader().Set("X-E", "leak")
-			r.SetEnv(map[string]string{"REMOTE_USER": "leak"})
+			r.Env()["REMOTE_USER"] = "leak"
 			r.Status = http.StatusTeapot
 			return OK
 		})},
@@ -484,7 +454,7 @@ func TestRequestBasics(t *testing.T) {
 
 	w := httptest.NewRecorder()
 	ctx := context.WithValue(context.Background(), ctxKey{}, 1)
-	r.Bind(w, ctx, nil)
+	r.bind(w, ctx, nil)
 	assert.Equal(t, ctx, r.Context())
 	r.SetNote("a", "1")
 	r.SetNote("a", "2")
@@ -513,8 +483,8 @@ func TestRequestBasics(t *testing.T) {
 
 	// Reset keeps the maps but empties them.
 	notes := r.Notes()
-	r.Reset()
-	assert.Equal(t, Request{errHeader: http.Header{}, notes: map[string]string{}}, *r)
+	r.reset()
+	assert.Equal(t, Request{st: link.State{ErrHeader: http.Header{}, Notes: map[string]string{}}}, *r)
 	r.SetNote("b", "1")
 	notes["b"] = "shared"
 	assert.Equal(t, "shared", r.Note("b"), "the notes map is reused")

@@ -187,7 +187,7 @@ func TestRunPhaseLog(t *testing.T) {
 func TestRunPhasePanicIsLogged(t *testing.T) {
 	log, buf := newLogger()
 	r, _ := newReq("GET", "/boom")
-	r.Bind(httptestRecorder(), nil, log)
+	r.bind(httptestRecorder(), nil, log)
 	st := RunPhase(Fixup, []Handler{HandlerFunc(func(*Request) Status { panic("kaboom") })}, r)
 	assert.Equal(t, Status(http.StatusInternalServerError), st)
 	out := buf.String()
@@ -201,7 +201,7 @@ func TestRunPhasePanicIsLogged(t *testing.T) {
 func TestRunPhaseInvalidStatusIsLogged(t *testing.T) {
 	log, buf := newLogger()
 	r, _ := newReq("GET", "/")
-	r.Bind(httptestRecorder(), nil, log)
+	r.bind(httptestRecorder(), nil, log)
 	st := RunPhase(Content, []Handler{HandlerFunc(func(*Request) Status { return 42 })}, r)
 	assert.Equal(t, Status(http.StatusInternalServerError), st)
 	assert.True(t, strings.Contains(buf.String(), "invalid status"), buf.String())
@@ -214,6 +214,6 @@ func TestRunPhaseSetsPhase(t *testing.T) {
 		RunPhase(p, nil, r)
 		assert.Equal(t, p, r.Phase())
 	}
-	r.SetPhase(Authz)
+	r.st.Phase = int(Authz)
 	assert.Equal(t, Authz, r.Phase())
 }

@@ -346,7 +346,7 @@ func TestSitePanicIs500AndServingGoesOn(t *testing.T) {
 		at("/panic", map[Phase][]Handler{Content: {HandlerFunc(func(*Request) Status { panic("demo panic") })}}),
 	)
 	log, buf := newLogger()
-	srv := httptest.NewServer(&HTTPHandler{Site: s, Adapter: "test", Log: log})
+	srv := httptest.NewServer(serveAs(s, "test", log))
 	defer srv.Close()
 
 	st, _, body := get(t, srv.Client(), srv.URL+"/panic")
@@ -371,7 +371,7 @@ func TestSiteWriteThenErrorIsLogged(t *testing.T) {
 	})}}))
 	log, buf := newLogger()
 	r, w := newReq("GET", "/")
-	r.Bind(w, nil, log)
+	r.bind(w, nil, log)
 	s.Serve(r)
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, "partial", w.Body.String())

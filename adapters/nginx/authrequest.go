@@ -21,7 +21,6 @@
 package nginx
 
 import (
-	"net"
 	"net/http"
 	"strings"
 
@@ -206,35 +205,18 @@ func (h *AuthHandler) request(req *http.Request) (*core.Request, string) {
 		}
 		fields[i] = v
 	}
-	method, uri, hostHeader, proto, scheme, ip, port := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
-	t, err := host.ParseTarget(uri)
-	if err != nil {
-		return nil, HeaderURI + ": " + err.Error()
-	}
 	header := req.Header.Clone()
 	for _, name := range nginxHeaders {
 		delete(header, name)
 	}
-	r := &core.Request{
-		Method: method, URI: uri, Path: t.Path, RawQuery: t.RawQuery,
-		Proto: proto, Host: hostHeader, Scheme: strings.ToLower(scheme),
-		RemoteAddr: ip, Header: header, Body: http.NoBody,
-		Adapter: Adapter, Kind: core.Initial,
+	r := &core.Request{Header: header, Body: http.NoBody, Adapter: Adapter, Kind: core.Initial}
+	l := host.RequestLine{Method: fields[0], Target: fields[1], Host: fields[2], Proto: fields[3], Scheme: fields[4],
+		RemoteAddr: fields[5], RemotePort: fields[6]}
+	if l.Host == "" {
+		l.Host = req.Host
 	}
-	if r.Proto == "" {
-		r.Proto = "HTTP/1.0"
-	}
-	if t.Host != "" {
-		r.Host = t.Host // absolute-form names the host (RFC 9112 3.2.2)
-	}
-	if r.Host == "" {
-		r.Host = req.Host
-	}
-	if r.Scheme == "" {
-		r.Scheme = "http"
-	}
-	if port != "" {
-		r.RemoteAddr = net.JoinHostPort(ip, port)
+	if err := l.Fill(r); err != nil {
+		return nil, HeaderURI + ": " + err.Error()
 	}
 	return r, ""
 }

@@ -20,6 +20,63 @@ var (
 	ErrContentLength = errors.New("cgi: CONTENT_LENGTH is not a number")
 )
 
+// RequestLine is what a web server says about a request apart from its
+// headers, by the names CGI gives it (RFC 3875 section 4.1): from CGI
+// variables (RequestFromCGI) or from the headers of nginx's auth
+// subrequest.
+type RequestLine struct {
+	Method string
+	// Target is the request target as sent (REQUEST_URI).
+	Target string
+	Proto  string // "": HTTP/1.0
+	Scheme string // "": http
+	// Host is the Host header; without it, ServerName and ServerPort.
+	Host                   string
+	ServerName, ServerPort string
+	RemoteAddr, RemotePort string
+
+}
+
+// Fill sets r's request-line fields (Method, URI, Path, RawQuery, Proto,
+// Scheme, Host, RemoteAddr) from l, the target through ParseTarget.
+func (l RequestLine) Fill(r *core.Request) error {
+	if l.Method == "" {
+		return ErrNoMethod
+	}
+	if l.Target == "" {
+		return ErrNoRequestURI
+	}
+	t, err := ParseTarget(l.Target)
+	if err != nil {
+		return ErrRequestURI
+	}
+	r.Method, r.URI, r.Path, r.RawQuery = l.Method, l.Target, t.Path, t.RawQuery
+	r.Proto = l.Proto
+	if r.Proto == "" {
+		r.Proto = "HTTP/1.0"
+	}
+	r.Scheme = "http"
+	if l.Scheme != "" {
+		r.Scheme = strings.ToLower(l.Scheme)
+	}
+	r.Host = t.Host // absolute-form names the host (RFC 9112 3.2.2)
+	if r.Host == "" {
+		r.Host = l.Host
+	}
+	if r.Host == "" {
+		r.Host = l.ServerName
+		if port := l.ServerPort; port != "" && r.Host != "" &&
+			!(port == "80" && r.Scheme == "http" || port == "443" && r.Scheme == "https") {
+			r.Host = net.JoinHostPort(r.Host, port)
+		}
+	}
+	r.RemoteAddr = l.RemoteAddr
+	if l.RemotePort != "" && r.RemoteAddr != "" {
+		r.RemoteAddr = net.JoinHostPort(r.RemoteAddr, l.RemotePort)
+	}
+	return nil
+}
+
 // CGIOptions say what RequestFromCGI believes beyond the request itself.
 // The zero value believes nothing the client could have chosen.
 type CGIOptions struct {
@@ -46,43 +103,17 @@ type CGIOptions struct {
 // Without o.TrustRemoteUser no user is set and REMOTE_USER and AUTH_TYPE
 // are removed from env.
 func RequestFromCGI(r *core.Request, env map[string]string, o CGIOptions) error {
-	r.Method = env["REQUEST_METHOD"]
-	if r.Method == "" {
-		return ErrNoMethod
+	l := RequestLine{
+		Method: env["REQUEST_METHOD"], Proto: env["SERVER_PROTOCOL"], Scheme: env["REQUEST_SCHEME"],
+		Host: env["HTTP_HOST"], ServerName: env["SERVER_NAME"], ServerPort: env["SERVER_PORT"],
+		RemoteAddr: env["REMOTE_ADDR"], RemotePort: env["REMOTE_PORT"],
 	}
-	uri, ok := env["REQUEST_URI"]
-	if !ok || uri == "" {
-		return ErrNoRequestURI
+	l.Target = env["REQUEST_URI"]
+	if h := env["HTTPS"]; l.Scheme == "" && h != "" && !strings.EqualFold(h, "off") {
+		l.Scheme = "https"
 	}
-	t, err := ParseTarget(uri)
-	if err != nil {
-		return ErrRequestURI
-	}
-	r.URI, r.Path, r.RawQuery = uri, t.Path, t.RawQuery
-	r.Proto = env["SERVER_PROTOCOL"]
-	if r.Proto == "" {
-		r.Proto = "HTTP/1.0"
-	}
-	r.Scheme = "http"
-	if s := env["REQUEST_SCHEME"]; s != "" {
-		r.Scheme = strings.ToLower(s)
-	} else if h := env["HTTPS"]; h != "" && !strings.EqualFold(h, "off") {
-		r.Scheme = "https"
-	}
-	r.Host = t.Host // absolute-form names the host (RFC 9112 3.2.2)
-	if r.Host == "" {
-		r.Host = env["HTTP_HOST"]
-	}
-	if r.Host == "" {
-		r.Host = env["SERVER_NAME"]
-		if port := env["SERVER_PORT"]; port != "" && r.Host != "" &&
-			!(port == "80" && r.Scheme == "http" || port == "443" && r.Scheme == "https") {
-			r.Host = net.JoinHostPort(r.Host, port)
-		}
-	}
-	r.RemoteAddr = env["REMOTE_ADDR"]
-	if port := env["REMOTE_PORT"]; port != "" && r.RemoteAddr != "" {
-		r.RemoteAddr = net.JoinHostPort(r.RemoteAddr, port)
+	if err := l.Fill(r); err != nil {
+		return err
 	}
 	if r.Header == nil {
 		r.Header = make(http.Header, 16)
