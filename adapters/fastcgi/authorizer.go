@@ -22,7 +22,7 @@ func (s *Server) authorize(req *request, env map[string]string) {
 	// authn check them. Trusting REMOTE_USER here is safe where it is not
 	// in the Responder role: the Authorizer role is only reached by
 	// mod_authnz_fcgi over a socket the web server owns, the name comes
-	// with a password, and the authn phase verifies both. FillFromCGI
+	// with a password, and the authn phase verifies both. RequestFromCGI
 	// drops REMOTE_USER; the password leaves env here so no handler's
 	// Env() shows it.
 	pass, basicMode := env["REMOTE_PASSWD"]

@@ -156,7 +156,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case st == http.StatusForbidden:
 		w.WriteHeader(http.StatusForbidden)
 	case st == http.StatusTooManyRequests:
-		// A throttled login (core.Throttle in mode 429): auth_request cannot
+		// A throttled login (basic.Throttle in mode 429): auth_request cannot
 		// pass 429 on, and a 500 would read as our failure. 403 refuses
 		// without asking for credentials again; mode "403" or "delay" says
 		// so in the site file.

@@ -176,7 +176,7 @@ func TestServe(t *testing.T) {
 		{name: "encoded slash with dot-dot", target: "/..%2Foutside%2Fsecret.txt", status: 404, body: notFound},
 		{name: "encoded backslash", target: "/sub%5Cindex.html", status: 404, body: notFound},
 		{name: "backslash dot-dot", target: "/sub/..%5C..%5Coutside%5Csecret.txt", status: 404, body: notFound},
-		{name: "encoded NUL", target: "/hello.txt%00.html", status: 400}, // core.ParseTarget refuses it on every host
+		{name: "encoded NUL", target: "/hello.txt%00.html", status: 400}, // host.ParseTarget refuses it on every host
 		{name: "absolute form", target: "http://x/%2e%2e/outside/secret.txt", status: 404, body: notFound},
 		{name: "fragment does not hide dot-dot", target: "/a#/%2e%2e/%2e%2e/hello.txt", status: 404, body: notFound},
 		{name: "bad escape", target: "/hello%zz.txt", status: 400},
