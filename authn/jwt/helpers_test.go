@@ -23,6 +23,7 @@ import (
 	jwtlib "github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/anyhost/anyhost/authn/bearer"
 	"github.com/anyhost/anyhost/core"
 )
 
@@ -152,7 +153,7 @@ func writeFile(t testing.TB, dir, name string, content []byte) string {
 // newVerifier builds a verifier through the registry, as the config does.
 func newVerifier(t testing.TB, dir string, opts map[string]string) core.TokenVerifier {
 	t.Helper()
-	v, err := core.NewVerifier("jwt", core.Options{Values: opts, Dir: dir})
+	v, err := bearer.NewVerifier("jwt", core.Options{Values: opts, Dir: dir})
 	require.NoError(t, err)
 	return v
 }

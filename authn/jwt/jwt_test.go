@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/anyhost/anyhost/authn"
+	"github.com/anyhost/anyhost/authn/bearer"
 	"github.com/anyhost/anyhost/core"
 )
 
@@ -69,7 +71,7 @@ func TestAlgNoneRefused(t *testing.T) {
 		assert.ErrorIs(t, err, core.ErrInvalidToken, "%v", opts)
 		assert.ErrorContains(t, err, "algorithm none not allowed")
 	}
-	_, err := core.NewVerifier("jwt", core.Options{Values: map[string]string{"key": "file:hs.key", "algorithms": "none"}, Dir: dir})
+	_, err := bearer.NewVerifier("jwt", core.Options{Values: map[string]string{"key": "file:hs.key", "algorithms": "none"}, Dir: dir})
 	assert.ErrorContains(t, err, "option algorithms")
 }
 
@@ -100,7 +102,7 @@ func TestAlgorithmConfusionRefused(t *testing.T) {
 		assert.NoError(t, err)
 	}
 	// Asking for HS256 with an RSA key is a configuration error.
-	_, err := core.NewVerifier("jwt", core.Options{Values: map[string]string{"key": "file:rsa.pem", "algorithms": "RS256,HS256"}, Dir: dir})
+	_, err := bearer.NewVerifier("jwt", core.Options{Values: map[string]string{"key": "file:rsa.pem", "algorithms": "RS256,HS256"}, Dir: dir})
 	assert.ErrorContains(t, err, "option algorithms: HS256 cannot be checked with the key, an RSA public key")
 }
 
@@ -243,7 +245,7 @@ func TestClaimsForRequire(t *testing.T) {
 		"claim dept=dev roles=a":   true,
 		"claim dept=dev roles=dev": false,
 	} {
-		rq, err := core.ParseRequire(rule)
+		rq, err := authn.ParseRequire(rule)
 		require.NoError(t, err)
 		ok, err := rq.Authorize(r)
 		require.NoError(t, err)
@@ -277,10 +279,10 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]string{"jwks": "bad.json"}, "option jwks"},
 		{map[string]string{"jwks": "missing.json"}, "option jwks"},
 	} {
-		_, err := core.NewVerifier("jwt", core.Options{Values: tt.opts, Dir: dir})
+		_, err := bearer.NewVerifier("jwt", core.Options{Values: tt.opts, Dir: dir})
 		assert.ErrorContains(t, err, tt.want, "%v", tt.opts)
 	}
 	t.Setenv("ANYHOST_TEST_JWT_SECRET", signerFor("HS256").pem)
-	_, err := core.NewVerifier("jwt", core.Options{Values: map[string]string{"key": "env:ANYHOST_TEST_JWT_SECRET"}})
+	_, err := bearer.NewVerifier("jwt", core.Options{Values: map[string]string{"key": "env:ANYHOST_TEST_JWT_SECRET"}})
 	assert.NoError(t, err)
 }

@@ -13,11 +13,14 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 
+	"github.com/anyhost/anyhost/authn"
+	"github.com/anyhost/anyhost/authn/bearer"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 )
 
 // Refused tokens, a key set that is down and one that went stale all go
-// through core.Bearer and the authn phase with a real logger: the reasons
+// through bearer.Bearer and the authn phase with a real logger: the reasons
 // are logged, no part of any token is.
 func TestTokensNeverLogged(t *testing.T) {
 	dir := t.TempDir()
@@ -36,8 +39,8 @@ func TestTokensNeverLogged(t *testing.T) {
 	log := zerolog.New(&buf)
 	run := func(vf core.TokenVerifier, token string) (core.Status, *core.Request) {
 		r := &core.Request{Method: "GET", URI: "/api", Path: "/api", Header: http.Header{"Authorization": {"Bearer " + token}}}
-		r.Bind(httptest.NewRecorder(), context.Background(), &log)
-		return core.AuthnHandler(&core.Bearer{Realm: "api", Verifiers: []core.TokenVerifier{vf}}).Handle(r), r
+		host.Bind(r, httptest.NewRecorder(), context.Background(), &log)
+		return authn.AuthnHandler(&bearer.Bearer{Realm: "api", Verifiers: []core.TokenVerifier{vf}}).Handle(r), r
 	}
 
 	now := time.Now()

@@ -10,13 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anyhost/anyhost/authn/redisstore"
+	"github.com/anyhost/anyhost/authn/store"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/testhost"
 )
 
 func TestMain(m *testing.M) { testhost.Main(m) }
 
-func newStore(t *testing.T, values map[string]string) core.AuthStore {
+func newStore(t *testing.T, values map[string]string) store.Store {
 	t.Helper()
 	s, err := redisstore.New(core.Options{Values: values, Dir: t.TempDir()})
 	require.NoError(t, err)

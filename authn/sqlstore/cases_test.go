@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/anyhost/anyhost/authn/basic"
 	"github.com/anyhost/anyhost/authn/sqlstore"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/testhost"
@@ -226,7 +227,7 @@ func runCases(t *testing.T, b backend) {
 
 		// Through the Basic chain, as a request sees it.
 		r := basicRequest("ann", "pw-ann")
-		id, err := (&core.Basic{Providers: []core.PasswordProvider{p}}).Authenticate(r)
+		id, err := (&basic.Basic{Providers: []core.PasswordProvider{p}}).Authenticate(r)
 		require.NoError(t, err)
 		require.NotNil(t, id)
 		assert.Equal(t, []string{"admins", "staff"}, id.Groups)

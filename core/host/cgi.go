@@ -34,7 +34,6 @@ type RequestLine struct {
 	Host                   string
 	ServerName, ServerPort string
 	RemoteAddr, RemotePort string
-
 }
 
 // Fill sets r's request-line fields (Method, URI, Path, RawQuery, Proto,

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/authn"
+	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/core/host"
 	"github.com/anyhost/anyhost/internal/wire"
