@@ -32,7 +32,7 @@ unit:
 	@mkdir -p $(OUT)
 	@set -o pipefail; status=0; \
 	$(GO) test -race -count=1 -v ./... > $(OUT)/test.log 2>&1 || status=$$?; \
-	$(GO) test -count=1 -v -run 'Alloc' ./core/ ./adapters/apache/bridge/ >> $(OUT)/test.log 2>&1 || status=$$?; \
+	$(GO) test -count=1 -v -run 'Alloc' ./core/ ./core/host/ ./adapters/apache/bridge/ >> $(OUT)/test.log 2>&1 || status=$$?; \
 	grep -E '^(ok|FAIL|---|panic:|\s+--- FAIL)|\[no test files\]' $(OUT)/test.log | grep -v -- '--- PASS' ; \
 	passed=$$(grep -cE '^\s*--- PASS' $(OUT)/test.log); failed=$$(grep -cE '^\s*--- FAIL' $(OUT)/test.log); \
 	skipped=$$(grep -cE '^\s*--- SKIP' $(OUT)/test.log); \
