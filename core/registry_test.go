@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -148,4 +149,18 @@ func TestNewProviderGlobal(t *testing.T) {
 		RegisterProvider("coretest.users", "", nil)
 	})
 	assert.Panics(t, func() { RegisterProvider("CoreTest", "", nil) })
+}
+
+// fakeProvider knows some users.
+type fakeProvider struct{ users map[string]string }
+
+func (p *fakeProvider) CheckPassword(_ context.Context, user, pass string) (AuthResult, error) {
+	want, ok := p.users[user]
+	switch {
+	case !ok:
+		return UserNotFound, nil
+	case want == pass:
+		return Granted, nil
+	}
+	return Denied, nil
 }

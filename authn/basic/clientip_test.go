@@ -1,30 +1,33 @@
-package core
+package basic_test
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/authn/basic"
+	"github.com/anyhost/anyhost/core/host/hosttest"
 )
 
 func TestParseTrustedProxies(t *testing.T) {
-	tp, err := ParseTrustedProxies([]string{"127.0.0.1", "10.0.0.0/8", "::1", " 192.168.1.7/24 "})
+	tp, err := basic.ParseTrustedProxies([]string{"127.0.0.1", "10.0.0.0/8", "::1", " 192.168.1.7/24 "})
 	require.NoError(t, err)
 	assert.Len(t, tp, 4)
 	assert.Equal(t, "192.168.1.0/24", tp[3].String())
-	_, err = ParseTrustedProxies([]string{"proxy.example.org"})
+	_, err = basic.ParseTrustedProxies([]string{"proxy.example.org"})
 	assert.ErrorContains(t, err, `"proxy.example.org" is neither an address nor a CIDR prefix`)
 }
 
 func TestClientIP(t *testing.T) {
-	trusted, err := ParseTrustedProxies([]string{"127.0.0.1", "10.0.0.0/8"})
+	trusted, err := basic.ParseTrustedProxies([]string{"127.0.0.1", "10.0.0.0/8"})
 	require.NoError(t, err)
 	tests := []struct {
 		name    string
 		peer    string
 		xff     []string
 		realIP  string
-		trusted TrustedProxies
+		trusted basic.TrustedProxies
 		want    string
 	}{
 		{"no proxies: the peer", "127.0.0.1:4000", []string{"1.2.3.4"}, "", nil, "127.0.0.1"},
@@ -41,7 +44,7 @@ func TestClientIP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := newReq("GET", "/")
+			r, _ := hosttest.NewRequest("GET", "/", nil)
 			r.RemoteAddr = tt.peer
 			for _, v := range tt.xff {
 				r.Header.Add("X-Forwarded-For", v)
@@ -49,7 +52,7 @@ func TestClientIP(t *testing.T) {
 			if tt.realIP != "" {
 				r.Header.Set("X-Real-Ip", tt.realIP)
 			}
-			assert.Equal(t, tt.want, ClientIP(r, tt.trusted))
+			assert.Equal(t, tt.want, basic.ClientIP(r, tt.trusted))
 		})
 	}
 }

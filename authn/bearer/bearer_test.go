@@ -1,4 +1,4 @@
-package core
+package bearer_test
 
 import (
 	"context"
@@ -8,23 +8,36 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/authn"
+	"github.com/anyhost/anyhost/authn/bearer"
+	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host/hosttest"
 )
+
+func authReq(header string) *core.Request {
+	r, _ := hosttest.NewRequest("GET", "/private/x", nil)
+	if header != "" {
+		r.Header.Set("Authorization", header)
+	}
+	return r
+}
 
 // tokenTable is a verifier over a fixed token -> identity table.
 type tokenTable struct {
-	ids   map[string]*Identity
+	ids   map[string]*core.Identity
 	err   error
 	calls int
 }
 
-func (v *tokenTable) VerifyToken(_ context.Context, token string) (*Identity, error) {
+func (v *tokenTable) VerifyToken(_ context.Context, token string) (*core.Identity, error) {
 	v.calls++
 	if v.err != nil {
 		return nil, v.err
 	}
 	id, ok := v.ids[token]
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown token", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: unknown token", core.ErrInvalidToken)
 	}
 	c := *id
 	return &c, nil
@@ -36,20 +49,20 @@ func TestParseBearer(t *testing.T) {
 		"bearer  tok ":       "tok",
 		"BEARER tok":         "tok",
 	} {
-		got, ok := ParseBearer(h)
+		got, ok := bearer.ParseBearer(h)
 		assert.True(t, ok, h)
 		assert.Equal(t, want, got, h)
 	}
 	for _, h := range []string{"", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearerabc"} {
-		_, ok := ParseBearer(h)
+		_, ok := bearer.ParseBearer(h)
 		assert.False(t, ok, "%q", h)
 	}
 }
 
 func TestBearerVerifierChain(t *testing.T) {
-	first := &tokenTable{ids: map[string]*Identity{"t1": {User: "alice", Claims: map[string]any{"role": "admin"}}}}
-	second := &tokenTable{ids: map[string]*Identity{"t2": {User: "bob", AuthType: "OIDC"}, "nosub": {}}}
-	b := &Bearer{Realm: `api "v1"`, Verifiers: []TokenVerifier{first, second}}
+	first := &tokenTable{ids: map[string]*core.Identity{"t1": {User: "alice", Claims: map[string]any{"role": "admin"}}}}
+	second := &tokenTable{ids: map[string]*core.Identity{"t2": {User: "bob", AuthType: "OIDC"}, "nosub": {}}}
+	b := &bearer.Bearer{Realm: `api "v1"`, Verifiers: []core.TokenVerifier{first, second}}
 	assert.Equal(t, `Bearer realm="api \"v1\""`, b.Challenge())
 
 	id, err := b.Authenticate(authReq("Bearer t1"))
@@ -73,10 +86,10 @@ func TestBearerVerifierChain(t *testing.T) {
 
 func TestBearerBackEndErrorIsNotARefusal(t *testing.T) {
 	down := &tokenTable{err: errors.New("jwks: connection refused")}
-	b := &Bearer{Realm: "api", Verifiers: []TokenVerifier{down}}
+	b := &bearer.Bearer{Realm: "api", Verifiers: []core.TokenVerifier{down}}
 	id, err := b.Authenticate(authReq("Bearer t1"))
 	assert.Nil(t, id)
 	require.Error(t, err)
 	r := authReq("Bearer t1")
-	assert.Equal(t, Status(500), AuthnHandler(b).Handle(r))
+	assert.Equal(t, core.Status(500), authn.AuthnHandler(b).Handle(r))
 }

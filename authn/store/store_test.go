@@ -1,4 +1,4 @@
-package core
+package store
 
 import (
 	"context"
@@ -8,11 +8,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/core"
 )
 
-func TestMemoryStoreCache(t *testing.T) {
+func TestMemoryCache(t *testing.T) {
 	ctx := context.Background()
-	m := NewMemoryStore(2)
+	m := NewMemory(2)
 	now := time.Unix(1000, 0)
 	m.now = func() time.Time { return now }
 
@@ -36,9 +38,9 @@ func TestMemoryStoreCache(t *testing.T) {
 	assert.True(t, ok)
 }
 
-func TestMemoryStoreFailures(t *testing.T) {
+func TestMemoryFailures(t *testing.T) {
 	ctx := context.Background()
-	m := NewMemoryStore(100)
+	m := NewMemory(100)
 	now := time.Unix(1000, 0)
 	m.now = func() time.Time { return now }
 
@@ -60,14 +62,14 @@ func TestMemoryStoreFailures(t *testing.T) {
 	assert.EqualValues(t, 0, n)
 }
 
-func TestNewAuthStore(t *testing.T) {
-	s, err := NewAuthStore("memory", Options{Values: map[string]string{"max_entries": "10"}})
+func TestNew(t *testing.T) {
+	s, err := New("memory", core.Options{Values: map[string]string{"max_entries": "10"}})
 	require.NoError(t, err)
-	assert.IsType(t, &MemoryStore{}, s)
-	_, err = NewAuthStore("memory", Options{Values: map[string]string{"max_entries": "0"}})
+	assert.IsType(t, &Memory{}, s)
+	_, err = New("memory", core.Options{Values: map[string]string{"max_entries": "0"}})
 	assert.ErrorContains(t, err, "max_entries must be positive")
-	_, err = NewAuthStore("memory", Options{Values: map[string]string{"size": "1"}})
+	_, err = New("memory", core.Options{Values: map[string]string{"size": "1"}})
 	assert.ErrorContains(t, err, "size")
-	_, err = NewAuthStore("memcache", Options{})
+	_, err = New("memcache", core.Options{})
 	assert.ErrorContains(t, err, `unknown auth store "memcache"`)
 }
