@@ -14,6 +14,7 @@ import (
 	"github.com/anyhost/anyhost/authn/basic"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/core/host"
+	"github.com/anyhost/anyhost/core/host/hosttest"
 )
 
 // fakeAuth is an Authenticator with fixed answers.
@@ -58,7 +59,7 @@ func TestAuthnHandler(t *testing.T) {
 			for _, a := range tt.auths {
 				as = append(as, a)
 			}
-			r := authReq("")
+			r := hosttest.RequestWithAuth("/private/x", "")
 			st := authn.AuthnHandler(as...).Handle(r)
 			assert.Equal(t, tt.st, st)
 			assert.Equal(t, tt.user, r.User)
@@ -80,9 +81,9 @@ func TestAuthnHandler(t *testing.T) {
 }
 
 func TestAuthnHandlerWithBasicProviderError(t *testing.T) {
-	log, buf := newLogger()
-	b := &basic.Basic{Realm: "r", Providers: []core.PasswordProvider{&fakeProvider{err: errors.New("ldap unreachable")}}}
-	r := authReq(basicHeader("demo", "demo"))
+	log, buf := hosttest.NewLogger()
+	b := &basic.Basic{Realm: "r", Providers: []core.PasswordProvider{&hosttest.Provider{Err: errors.New("ldap unreachable")}}}
+	r := hosttest.RequestWithAuth("/private/x", hosttest.BasicAuth("demo", "demo"))
 	host.Bind(r, httptest.NewRecorder(), nil, log)
 	assert.Equal(t, core.Status(http.StatusInternalServerError), authn.AuthnHandler(b).Handle(r))
 	assert.Empty(t, r.User)
@@ -119,7 +120,7 @@ func TestAuthzHandler(t *testing.T) {
 			for _, a := range tt.authz {
 				as = append(as, a)
 			}
-			r := authReq("")
+			r := hosttest.RequestWithAuth("/private/x", "")
 			r.User = tt.user
 			assert.Equal(t, tt.want, authn.AuthzHandler(as...).Handle(r))
 			var calls []int
@@ -134,9 +135,9 @@ func TestAuthzHandler(t *testing.T) {
 // TestAuthThroughSite runs Basic + require through a real server, as the
 // demo's /private location does.
 func TestAuthThroughSite(t *testing.T) {
-	prov := &groupProvider{
-		fakeProvider: fakeProvider{users: map[string]string{"demo": "demo", "guest": "guest"}},
-		groups:       map[string][]string{"demo": {"staff"}},
+	prov := &hosttest.GroupProvider{
+		Provider: hosttest.Provider{Users: map[string]string{"demo": "demo", "guest": "guest"}},
+		GroupsOf: map[string][]string{"demo": {"staff"}},
 	}
 	group, err := authn.ParseRequire("group staff")
 	require.NoError(t, err)
@@ -169,12 +170,12 @@ func TestAuthThroughSite(t *testing.T) {
 	}{
 		{"public needs nothing", "/x", "", 200, "public", "", ""},
 		{"no credentials", "/private/", "", 401, "401 Unauthorized\n", challenge, ""},
-		{"bad password", "/private/", basicHeader("demo", "wrong"), 401, "401 Unauthorized\n", challenge, ""},
-		{"unknown user", "/private/", basicHeader("nobody", "x"), 401, "401 Unauthorized\n", challenge, ""},
+		{"bad password", "/private/", hosttest.BasicAuth("demo", "wrong"), 401, "401 Unauthorized\n", challenge, ""},
+		{"unknown user", "/private/", hosttest.BasicAuth("nobody", "x"), 401, "401 Unauthorized\n", challenge, ""},
 		{"wrong scheme", "/private/", "Bearer xyz", 401, "401 Unauthorized\n", challenge, ""},
-		{"good, lower-case scheme", "/private", strings.Replace(basicHeader("demo", "demo"), "Basic", "basic", 1),
+		{"good, lower-case scheme", "/private", strings.Replace(hosttest.BasicAuth("demo", "demo"), "Basic", "basic", 1),
 			200, "Hello, demo! (Basic)", "", "demo"},
-		{"good but not in group", "/private/x", basicHeader("guest", "guest"), 403, "403 Forbidden\n", "", "guest"},
+		{"good but not in group", "/private/x", hosttest.BasicAuth("guest", "guest"), 403, "403 Forbidden\n", "", "guest"},
 		{"segment boundary", "/private123", "", 200, "public", "", ""},
 	}
 	for _, tt := range tests {

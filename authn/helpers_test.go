@@ -2,66 +2,14 @@ package authn_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/base64"
 	"net/http"
 	"sync"
 	"testing"
 
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/anyhost/anyhost/core"
-	"github.com/anyhost/anyhost/core/host/hosttest"
 )
-
-func basicHeader(user, pass string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
-}
-
-// fakeProvider knows some users; it records the calls it gets.
-type fakeProvider struct {
-	users map[string]string
-	err   error
-	mu    sync.Mutex
-	calls []string
-}
-
-func (p *fakeProvider) CheckPassword(_ context.Context, user, pass string) (core.AuthResult, error) {
-	p.mu.Lock()
-	p.calls = append(p.calls, user)
-	p.mu.Unlock()
-	if p.err != nil {
-		return core.Denied, p.err
-	}
-	want, ok := p.users[user]
-	switch {
-	case !ok:
-		return core.UserNotFound, nil
-	case want == pass:
-		return core.Granted, nil
-	}
-	return core.Denied, nil
-}
-
-// groupProvider is a provider that can list groups.
-type groupProvider struct {
-	fakeProvider
-	groups map[string][]string
-	gerr   error
-}
-
-func (p *groupProvider) Groups(_ context.Context, user string) ([]string, error) {
-	return p.groups[user], p.gerr
-}
-
-func authReq(header string) *core.Request {
-	r, _ := hosttest.NewRequest("GET", "/private/x", nil)
-	if header != "" {
-		r.Header.Set("Authorization", header)
-	}
-	return r
-}
 
 // trace records which handlers ran, in order. It is safe for use from a
 // server goroutine.
@@ -111,13 +59,6 @@ func at(prefix string, hs map[core.Phase][]core.Handler) *core.Location {
 		l.Handlers[p] = h
 	}
 	return l
-}
-
-// newLogger returns a logger writing JSON lines into a buffer.
-func newLogger() (*zerolog.Logger, *bytes.Buffer) {
-	buf := &bytes.Buffer{}
-	l := zerolog.New(buf)
-	return &l, buf
 }
 
 // get performs a GET through a test server and returns status, headers and body.

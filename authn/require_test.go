@@ -9,6 +9,7 @@ import (
 	"github.com/anyhost/anyhost/authn"
 	"github.com/anyhost/anyhost/authn/basic"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host/hosttest"
 )
 
 func TestParseRequire(t *testing.T) {
@@ -57,18 +58,18 @@ func TestParseRequire(t *testing.T) {
 // group rule is tested with groups as a provider delivers them.
 func groupsOf(t *testing.T, user string) *core.Request {
 	t.Helper()
-	p := &groupProvider{
-		fakeProvider: fakeProvider{users: map[string]string{"alice": "pw", "bob": "pw", "carol": "pw"}},
-		groups:       map[string][]string{"alice": {"staff", "admins"}, "bob": {"users"}},
+	p := &hosttest.GroupProvider{
+		Provider: hosttest.Provider{Users: map[string]string{"alice": "pw", "bob": "pw", "carol": "pw"}},
+		GroupsOf: map[string][]string{"alice": {"staff", "admins"}, "bob": {"users"}},
 	}
-	r := authReq(basicHeader(user, "pw"))
+	r := hosttest.RequestWithAuth("/private/x", hosttest.BasicAuth(user, "pw"))
 	require.Equal(t, core.OK, authn.AuthnHandler(&basic.Basic{Providers: []core.PasswordProvider{p}}).Handle(r))
 	return r
 }
 
 func TestRequireAuthorize(t *testing.T) {
 	withID := func(id *core.Identity) *core.Request {
-		r := authReq("")
+		r := hosttest.RequestWithAuth("/private/x", "")
 		if id != nil {
 			r.User, r.AuthType, r.Identity = id.User, id.AuthType, id
 		}

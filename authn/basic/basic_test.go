@@ -10,6 +10,7 @@ import (
 
 	"github.com/anyhost/anyhost/authn/basic"
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host/hosttest"
 )
 
 func TestParseBasic(t *testing.T) {
@@ -50,42 +51,42 @@ func TestParseBasic(t *testing.T) {
 	}
 }
 
-// fakeProvider knows some users; it records the calls it gets.
+// hosttest.Provider knows some users; it records the calls it gets.
 func TestBasicProviderChain(t *testing.T) {
 	broken := errors.New("directory down")
 	tests := []struct {
 		name      string
-		providers []*fakeProvider
+		providers []*hosttest.Provider
 		header    string
 		user      string // "" = no identity
 		err       bool
 		calls     []int // calls each provider got
 	}{
-		{"no header", []*fakeProvider{{users: map[string]string{"demo": "demo"}}}, "", "", false, []int{0}},
-		{"other scheme", []*fakeProvider{{users: map[string]string{"demo": "demo"}}}, "Bearer abc", "", false, []int{0}},
-		{"malformed", []*fakeProvider{{users: map[string]string{"demo": "demo"}}}, "Basic ***", "", false, []int{0}},
-		{"granted", []*fakeProvider{{users: map[string]string{"demo": "demo"}}}, basicHeader("demo", "demo"), "demo", false, []int{1}},
-		{"wrong password", []*fakeProvider{{users: map[string]string{"demo": "demo"}}}, basicHeader("demo", "nope"), "", false, []int{1}},
-		{"unknown everywhere", []*fakeProvider{{users: map[string]string{}}, {users: map[string]string{}}},
-			basicHeader("ghost", "x"), "", false, []int{1, 1}},
-		{"user-not-found falls through", []*fakeProvider{
-			{users: map[string]string{"other": "x"}},
-			{users: map[string]string{"demo": "demo"}},
-		}, basicHeader("demo", "demo"), "demo", false, []int{1, 1}},
-		{"denied stops the chain", []*fakeProvider{
-			{users: map[string]string{"demo": "old"}},
-			{users: map[string]string{"demo": "demo"}}, // would grant
-		}, basicHeader("demo", "demo"), "", false, []int{1, 0}},
-		{"granted stops the chain", []*fakeProvider{
-			{users: map[string]string{"demo": "demo"}},
-			{users: map[string]string{"demo": "demo"}},
-		}, basicHeader("demo", "demo"), "demo", false, []int{1, 0}},
-		{"provider error", []*fakeProvider{
-			{users: map[string]string{}},
-			{err: broken},
-			{users: map[string]string{"demo": "demo"}},
-		}, basicHeader("demo", "demo"), "", true, []int{1, 1, 0}},
-		{"no providers", nil, basicHeader("demo", "demo"), "", false, nil},
+		{"no header", []*hosttest.Provider{{Users: map[string]string{"demo": "demo"}}}, "", "", false, []int{0}},
+		{"other scheme", []*hosttest.Provider{{Users: map[string]string{"demo": "demo"}}}, "Bearer abc", "", false, []int{0}},
+		{"malformed", []*hosttest.Provider{{Users: map[string]string{"demo": "demo"}}}, "Basic ***", "", false, []int{0}},
+		{"granted", []*hosttest.Provider{{Users: map[string]string{"demo": "demo"}}}, hosttest.BasicAuth("demo", "demo"), "demo", false, []int{1}},
+		{"wrong password", []*hosttest.Provider{{Users: map[string]string{"demo": "demo"}}}, hosttest.BasicAuth("demo", "nope"), "", false, []int{1}},
+		{"unknown everywhere", []*hosttest.Provider{{Users: map[string]string{}}, {Users: map[string]string{}}},
+			hosttest.BasicAuth("ghost", "x"), "", false, []int{1, 1}},
+		{"user-not-found falls through", []*hosttest.Provider{
+			{Users: map[string]string{"other": "x"}},
+			{Users: map[string]string{"demo": "demo"}},
+		}, hosttest.BasicAuth("demo", "demo"), "demo", false, []int{1, 1}},
+		{"denied stops the chain", []*hosttest.Provider{
+			{Users: map[string]string{"demo": "old"}},
+			{Users: map[string]string{"demo": "demo"}}, // would grant
+		}, hosttest.BasicAuth("demo", "demo"), "", false, []int{1, 0}},
+		{"granted stops the chain", []*hosttest.Provider{
+			{Users: map[string]string{"demo": "demo"}},
+			{Users: map[string]string{"demo": "demo"}},
+		}, hosttest.BasicAuth("demo", "demo"), "demo", false, []int{1, 0}},
+		{"provider error", []*hosttest.Provider{
+			{Users: map[string]string{}},
+			{Err: broken},
+			{Users: map[string]string{"demo": "demo"}},
+		}, hosttest.BasicAuth("demo", "demo"), "", true, []int{1, 1, 0}},
+		{"no providers", nil, hosttest.BasicAuth("demo", "demo"), "", false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestBasicProviderChain(t *testing.T) {
 			for _, p := range tt.providers {
 				b.Providers = append(b.Providers, p)
 			}
-			id, err := b.Authenticate(authReq(tt.header))
+			id, err := b.Authenticate(hosttest.RequestWithAuth("/private/x", tt.header))
 			if tt.err {
 				require.Error(t, err)
 				assert.ErrorIs(t, err, broken)
@@ -110,7 +111,7 @@ func TestBasicProviderChain(t *testing.T) {
 			}
 			var calls []int
 			for _, p := range tt.providers {
-				calls = append(calls, p.called())
+				calls = append(calls, p.Called())
 			}
 			assert.Equal(t, tt.calls, calls)
 		})
@@ -118,18 +119,18 @@ func TestBasicProviderChain(t *testing.T) {
 }
 
 func TestBasicGroups(t *testing.T) {
-	p := &groupProvider{
-		fakeProvider: fakeProvider{users: map[string]string{"demo": "demo"}},
-		groups:       map[string][]string{"demo": {"staff", "admins"}},
+	p := &hosttest.GroupProvider{
+		Provider: hosttest.Provider{Users: map[string]string{"demo": "demo"}},
+		GroupsOf: map[string][]string{"demo": {"staff", "admins"}},
 	}
 	b := &basic.Basic{Realm: "r", Providers: []core.PasswordProvider{p}}
-	id, err := b.Authenticate(authReq(basicHeader("demo", "demo")))
+	id, err := b.Authenticate(hosttest.RequestWithAuth("/private/x", hosttest.BasicAuth("demo", "demo")))
 	require.NoError(t, err)
 	require.NotNil(t, id)
 	assert.Equal(t, []string{"staff", "admins"}, id.Groups)
 
-	p.gerr = errors.New("groups unavailable")
-	id, err = b.Authenticate(authReq(basicHeader("demo", "demo")))
+	p.GroupsErr = errors.New("groups unavailable")
+	id, err = b.Authenticate(hosttest.RequestWithAuth("/private/x", hosttest.BasicAuth("demo", "demo")))
 	assert.Error(t, err)
 	assert.Nil(t, id)
 }

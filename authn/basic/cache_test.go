@@ -36,18 +36,18 @@ func (c *recordingCache) CachePut(ctx context.Context, key string, value []byte,
 func TestCredentialCache(t *testing.T) {
 	var logs bytes.Buffer
 	mem := &recordingCache{Cache: store.NewMemory(100), entries: map[string][]byte{}}
-	p := &groupProvider{fakeProvider: fakeProvider{users: map[string]string{"demo": "s3cret-pw"}}, groups: map[string][]string{"demo": {"staff"}}}
+	p := &hosttest.GroupProvider{Provider: hosttest.Provider{Users: map[string]string{"demo": "s3cret-pw"}}, GroupsOf: map[string][]string{"demo": {"staff"}}}
 	cache := &basic.CredentialCache{Store: mem, Secret: []byte("0123456789abcdef0123"), TTL: time.Minute, Scope: "demo\x00htpasswd"}
 	b := &basic.Basic{Realm: "demo", Providers: []core.PasswordProvider{p}, Cache: cache}
 
 	st, _, r := attempt(b, "demo", "s3cret-pw", "192.0.2.1:1", &logs)
 	require.Equal(t, core.OK, st)
 	assert.Equal(t, []string{"staff"}, r.Identity.Groups)
-	assert.Equal(t, 1, p.called())
+	assert.Equal(t, 1, p.Called())
 
 	st, _, r = attempt(b, "demo", "s3cret-pw", "192.0.2.1:1", &logs)
 	require.Equal(t, core.OK, st)
-	assert.Equal(t, 1, p.called(), "second login is a cache hit: the provider is not asked")
+	assert.Equal(t, 1, p.Called(), "second login is a cache hit: the provider is not asked")
 	assert.Equal(t, "demo", r.User)
 	assert.Equal(t, "Basic", r.AuthType)
 	assert.Equal(t, []string{"staff"}, r.Identity.Groups, "groups come back from the cache")
@@ -57,17 +57,17 @@ func TestCredentialCache(t *testing.T) {
 		st, _, _ = attempt(b, "demo", "wrong", "192.0.2.1:1", &logs)
 		assert.Equal(t, core.Status(http.StatusUnauthorized), st)
 	}
-	assert.Equal(t, 3, p.called())
+	assert.Equal(t, 3, p.Called())
 
 	// Another chain (scope) or another secret never hits.
 	other := &basic.CredentialCache{Store: mem, Secret: cache.Secret, TTL: time.Minute, Scope: "admin\x00ldap"}
 	b2 := &basic.Basic{Realm: "admin", Providers: []core.PasswordProvider{p}, Cache: other}
 	attempt(b2, "demo", "s3cret-pw", "192.0.2.1:1", &logs)
-	assert.Equal(t, 4, p.called())
+	assert.Equal(t, 4, p.Called())
 	rekeyed := &basic.CredentialCache{Store: mem, Secret: []byte("another secret of 16+ bytes"), TTL: time.Minute, Scope: cache.Scope}
 	b3 := &basic.Basic{Realm: "demo", Providers: []core.PasswordProvider{p}, Cache: rekeyed}
 	attempt(b3, "demo", "s3cret-pw", "192.0.2.1:1", &logs)
-	assert.Equal(t, 5, p.called())
+	assert.Equal(t, 5, p.Called())
 
 	// What the store holds says neither the user nor the password, and is
 	// no plain hash of them: the key is an HMAC under the secret.
@@ -82,13 +82,13 @@ func TestCredentialCache(t *testing.T) {
 
 func TestCredentialCacheStoreDownChecksEveryPassword(t *testing.T) {
 	var logs bytes.Buffer
-	p := &fakeProvider{users: map[string]string{"demo": "s3cret-pw"}}
+	p := &hosttest.Provider{Users: map[string]string{"demo": "s3cret-pw"}}
 	b := &basic.Basic{Realm: "demo", Providers: []core.PasswordProvider{p},
 		Cache: &basic.CredentialCache{Store: brokenStore{}, Secret: []byte("0123456789abcdef"), TTL: time.Minute}}
 	for i := 1; i <= 3; i++ {
 		st, _, _ := attempt(b, "demo", "s3cret-pw", "192.0.2.1:1", &logs)
 		assert.Equal(t, core.OK, st)
-		assert.Equal(t, i, p.called(), "bypassed: every password verified")
+		assert.Equal(t, i, p.Called(), "bypassed: every password verified")
 	}
 	st, _, _ := attempt(b, "demo", "wrong", "192.0.2.1:1", &logs)
 	assert.Equal(t, core.Status(http.StatusUnauthorized), st, "a store that is down never grants")
@@ -99,11 +99,11 @@ func TestCredentialCacheStoreDownChecksEveryPassword(t *testing.T) {
 // BenchmarkCacheHit is the cost a cached Basic login adds to a request: the
 // HMAC, the store lookup and the identity.
 func BenchmarkCacheHit(b *testing.B) {
-	p := &fakeProvider{users: map[string]string{"demo": "s3cret-pw"}}
+	p := &hosttest.Provider{Users: map[string]string{"demo": "s3cret-pw"}}
 	auth := &basic.Basic{Realm: "demo", Providers: []core.PasswordProvider{p},
 		Cache: &basic.CredentialCache{Store: store.NewMemory(1000), Secret: []byte("0123456789abcdef"), TTL: time.Hour}}
 	r, _ := hosttest.NewRequest("GET", "/private/", nil)
-	r.Header.Set("Authorization", basicHeader("demo", "s3cret-pw"))
+	r.Header.Set("Authorization", hosttest.BasicAuth("demo", "s3cret-pw"))
 	if id, err := auth.Authenticate(r); err != nil || id == nil {
 		b.Fatal("warm-up login failed")
 	}
@@ -113,7 +113,7 @@ func BenchmarkCacheHit(b *testing.B) {
 			b.Fatal("no identity")
 		}
 	}
-	if p.called() != 1 {
-		b.Fatalf("provider called %d times", p.called())
+	if p.Called() != 1 {
+		b.Fatalf("provider called %d times", p.Called())
 	}
 }

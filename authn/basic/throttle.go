@@ -77,15 +77,25 @@ func (t *Throttle) counts(r *core.Request, user string) counts {
 	return counts{client: client, user: "fail:u:" + user, address: "fail:c:" + client}
 }
 
+// limitKey is a store key and the failures allowed under it (0: not
+// counted).
+type limitKey struct {
+	key string
+	max int64
+}
+
+// keys are the counts an attempt is throttled by: its user's and its
+// client address's.
+func (t *Throttle) keys(c counts) [2]limitKey {
+	return [2]limitKey{{c.user, t.MaxUser}, {c.address, t.MaxClient}}
+}
+
 // admit decides whether an attempt for user may be checked. It returns a
 // StatusError to answer with instead, or nil.
 func (t *Throttle) admit(r *core.Request, user string, c counts) error {
 	ctx := r.Context()
 	over := false
-	for _, k := range []struct {
-		key string
-		max int64
-	}{{c.user, t.MaxUser}, {c.address, t.MaxClient}} {
+	for _, k := range t.keys(c) {
 		if k.max <= 0 {
 			continue
 		}
@@ -124,10 +134,7 @@ func (t *Throttle) admit(r *core.Request, user string, c counts) error {
 // failed counts a failed attempt; store errors are logged (the attempt is
 // refused anyway).
 func (t *Throttle) failed(r *core.Request, c counts) {
-	for _, k := range []struct {
-		key string
-		max int64
-	}{{c.user, t.MaxUser}, {c.address, t.MaxClient}} {
+	for _, k := range t.keys(c) {
 		if k.max <= 0 {
 			continue
 		}

@@ -44,15 +44,15 @@ func attempt(b *basic.Basic, user, pass, addr string, logs *bytes.Buffer) (core.
 	log := zerolog.New(logs).Level(zerolog.DebugLevel)
 	r, _ := hosttest.NewRequestLog("GET", "/private/x", nil, &log)
 	r.RemoteAddr = addr
-	r.Header.Set("Authorization", basicHeader(user, pass))
+	r.Header.Set("Authorization", hosttest.BasicAuth(user, pass))
 	st := core.RunPhase(core.Authn, []core.Handler{authn.AuthnHandler(b)}, r)
 	return st, r.ErrHeader(), r
 }
 
 func TestThrottle(t *testing.T) {
 	users := map[string]string{"demo": "s3cret-pw", "eve": "eve-pw"}
-	newBasic := func(mode basic.ThrottleMode) (*basic.Basic, *fakeProvider) {
-		p := &fakeProvider{users: users}
+	newBasic := func(mode basic.ThrottleMode) (*basic.Basic, *hosttest.Provider) {
+		p := &hosttest.Provider{Users: users}
 		return &basic.Basic{Realm: "demo", Providers: []core.PasswordProvider{p}, Throttle: &basic.Throttle{
 			Store: store.NewMemory(100), MaxUser: 3, MaxClient: 5, Window: 90 * time.Second, Mode: mode, Delay: time.Millisecond,
 		}}, p
@@ -70,7 +70,7 @@ func TestThrottle(t *testing.T) {
 		assert.Equal(t, core.Status(http.StatusTooManyRequests), st)
 		assert.Equal(t, "90", h.Get("Retry-After"))
 		assert.Empty(t, h.Values("WWW-Authenticate"))
-		assert.Equal(t, 3, p.called(), "a throttled attempt never reaches the provider")
+		assert.Equal(t, 3, p.Called(), "a throttled attempt never reaches the provider")
 		// Another user from the first address is still admitted (3 < 5).
 		st, _, _ = attempt(b, "eve", "eve-pw", "192.0.2.1:1", &logs)
 		assert.Equal(t, core.OK, st)
@@ -107,7 +107,7 @@ func TestThrottle(t *testing.T) {
 		st, h, _ := attempt(b, "demo", "s3cret-pw", "192.0.2.1:1", &logs)
 		assert.Equal(t, core.Status(http.StatusForbidden), st)
 		assert.Empty(t, h.Get("Retry-After"))
-		assert.Equal(t, 3, p.called())
+		assert.Equal(t, 3, p.Called())
 	})
 
 	t.Run("delay mode checks after the delay", func(t *testing.T) {
@@ -118,7 +118,7 @@ func TestThrottle(t *testing.T) {
 		var l bytes.Buffer
 		st, _, _ := attempt(b, "demo", "s3cret-pw", "192.0.2.1:1", &l)
 		assert.Equal(t, core.OK, st, "the right password still gets in")
-		assert.Equal(t, 4, p.called())
+		assert.Equal(t, 4, p.Called())
 		assert.Contains(t, l.String(), "attempt delayed")
 		st, _, _ = attempt(b, "demo", "guess", "192.0.2.1:1", &l)
 		assert.Equal(t, core.Status(http.StatusUnauthorized), st)
@@ -132,7 +132,7 @@ func TestThrottle(t *testing.T) {
 			r, _ := hosttest.NewRequest("GET", "/private/x", nil)
 			r.RemoteAddr = peer
 			r.Header.Set("X-Forwarded-For", xff)
-			r.Header.Set("Authorization", basicHeader(user, pass))
+			r.Header.Set("Authorization", hosttest.BasicAuth(user, pass))
 			return core.RunPhase(core.Authn, []core.Handler{authn.AuthnHandler(b)}, r)
 		}
 		// A client that rotates a forged X-Forwarded-For is still counted
@@ -150,13 +150,13 @@ func TestThrottle(t *testing.T) {
 	})
 
 	t.Run("store down: closed answers 503, open checks the password", func(t *testing.T) {
-		p := &fakeProvider{users: users}
+		p := &hosttest.Provider{Users: users}
 		th := &basic.Throttle{Store: brokenStore{}, MaxUser: 3, MaxClient: 5, Window: time.Minute}
 		b := &basic.Basic{Realm: "demo", Providers: []core.PasswordProvider{p}, Throttle: th}
 		var l bytes.Buffer
 		st, _, _ := attempt(b, "demo", "s3cret-pw", "192.0.2.1:1", &l)
 		assert.Equal(t, core.Status(http.StatusServiceUnavailable), st)
-		assert.Zero(t, p.called(), "closed: no check, and never a grant")
+		assert.Zero(t, p.Called(), "closed: no check, and never a grant")
 		assert.Contains(t, l.String(), "fail closed")
 
 		th.FailOpen = true
@@ -164,7 +164,7 @@ func TestThrottle(t *testing.T) {
 		assert.Equal(t, core.OK, st)
 		st, _, _ = attempt(b, "demo", "wrong", "192.0.2.1:1", &l)
 		assert.Equal(t, core.Status(http.StatusUnauthorized), st)
-		assert.Equal(t, 2, p.called())
+		assert.Equal(t, 2, p.Called())
 		assert.NotContains(t, l.String(), "s3cret-pw")
 	})
 	assert.NotContains(t, logs.String(), "s3cret-pw")

@@ -15,14 +15,6 @@ import (
 	"github.com/anyhost/anyhost/core/host/hosttest"
 )
 
-func authReq(header string) *core.Request {
-	r, _ := hosttest.NewRequest("GET", "/private/x", nil)
-	if header != "" {
-		r.Header.Set("Authorization", header)
-	}
-	return r
-}
-
 // tokenTable is a verifier over a fixed token -> identity table.
 type tokenTable struct {
 	ids   map[string]*core.Identity
@@ -65,20 +57,20 @@ func TestBearerVerifierChain(t *testing.T) {
 	b := &bearer.Bearer{Realm: `api "v1"`, Verifiers: []core.TokenVerifier{first, second}}
 	assert.Equal(t, `Bearer realm="api \"v1\""`, b.Challenge())
 
-	id, err := b.Authenticate(authReq("Bearer t1"))
+	id, err := b.Authenticate(hosttest.RequestWithAuth("/private/x", "Bearer t1"))
 	require.NoError(t, err)
 	require.NotNil(t, id)
 	assert.Equal(t, "alice", id.User)
 	assert.Equal(t, "Bearer", id.AuthType)
 	assert.Equal(t, "admin", id.Claims["role"])
 
-	id, err = b.Authenticate(authReq("Bearer t2"))
+	id, err = b.Authenticate(hosttest.RequestWithAuth("/private/x", "Bearer t2"))
 	require.NoError(t, err)
 	assert.Equal(t, "bob", id.User)
 	assert.Equal(t, "OIDC", id.AuthType)
 
 	for _, h := range []string{"", "Basic ZGVtbzpkZW1v", "Bearer forged", "Bearer nosub"} {
-		id, err = b.Authenticate(authReq(h))
+		id, err = b.Authenticate(hosttest.RequestWithAuth("/private/x", h))
 		assert.NoError(t, err, h)
 		assert.Nil(t, id, h)
 	}
@@ -87,9 +79,9 @@ func TestBearerVerifierChain(t *testing.T) {
 func TestBearerBackEndErrorIsNotARefusal(t *testing.T) {
 	down := &tokenTable{err: errors.New("jwks: connection refused")}
 	b := &bearer.Bearer{Realm: "api", Verifiers: []core.TokenVerifier{down}}
-	id, err := b.Authenticate(authReq("Bearer t1"))
+	id, err := b.Authenticate(hosttest.RequestWithAuth("/private/x", "Bearer t1"))
 	assert.Nil(t, id)
 	require.Error(t, err)
-	r := authReq("Bearer t1")
+	r := hosttest.RequestWithAuth("/private/x", "Bearer t1")
 	assert.Equal(t, core.Status(500), authn.AuthnHandler(b).Handle(r))
 }

@@ -1,45 +1,19 @@
 package host_test
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/core/host"
+	"github.com/anyhost/anyhost/core/host/hosttest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger used by server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newLogger() (*zerolog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
-	l := zerolog.New(buf)
-	return &l, buf
-}
 
 func get(t *testing.T, c *http.Client, url string) (int, http.Header, string) {
 	t.Helper()
@@ -52,7 +26,7 @@ func get(t *testing.T, c *http.Client, url string) (int, http.Header, string) {
 }
 
 func TestHTTPHandlerHost(t *testing.T) {
-	log, buf := newLogger()
+	log, buf := hosttest.NewLogger()
 	type done struct {
 		adapter, path, user string
 		status              int
