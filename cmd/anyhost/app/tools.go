@@ -11,10 +11,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
-	"github.com/anyhost/anyhost/authn/htpasswd"
-	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/authn/bearer"
+	"github.com/anyhost/anyhost/authn/htpasswd"
 	"github.com/anyhost/anyhost/authn/store"
+	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
 )
 
