@@ -22,9 +22,9 @@
 //     answer a body it could not read.
 //
 // Where the rest went:
-//   - core/host, for hosts: Bind, Reset, SetPhase, SetEnv, SetEnvLoader,
-//     EnvLoaded, SetPanicLog and PanicLog (were Request methods and a
-//     core type), HTTPHandler, DiscardWriter, RunAuthPhases, ParseTarget
+//   - core/host, for hosts: Bind, Reset, SetEnv, SetEnvLoader, EnvLoaded,
+//     SetPanicLog and PanicLog (were Request methods and a core type;
+//     SetPhase, which no host called, is gone: RunPhase sets the phase), HTTPHandler, DiscardWriter, RunAuthPhases, ParseTarget
 //     and its errors, RequestFromCGI (was fastcgi.FillFromCGI), and
 //     SiteSlot, the swappable site every host shares.
 //   - authn: AuthnHandler, AuthzHandler, Require, ParseRequire,

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -51,9 +52,9 @@ func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter strin
 		if hr := r.st.HTTP; hr.Body != nil && hr.Body != http.NoBody {
 			// The *http.Request view must carry the limit too, or an
 			// http.Handler run as content could read past it.
-			hr.Body = http.MaxBytesReader(w, hr.Body, limits.MaxBody)
-			r.httpBody.Reader = hr.Body
-			r.Body = &r.httpBody
+			r.httpBody = typedBody{http.MaxBytesReader(w, hr.Body, limits.MaxBody), req.Context()}
+			hr.Body = &r.httpBody
+			r.Body = hr.Body
 		}
 		s.Serve(r)
 	}
@@ -66,13 +67,17 @@ func (s *Site) serveHTTP(w http.ResponseWriter, req *http.Request, adapter strin
 
 // typedBody gives net/http's body errors a type: its chunked-encoding
 // errors are unexported, and StatusForError must tell a client's broken
-// body (400) from a failure of ours (500) without reading error text.
-type typedBody struct{ io.Reader }
+// body (400) from a failure of ours (500) without reading error text. It
+// is both r.Body and the *http.Request view's Body.
+type typedBody struct {
+	rc  io.ReadCloser
+	ctx context.Context
+}
 
 func (b *typedBody) Read(p []byte) (int, error) {
-	n, err := b.Reader.Read(p)
-	if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
-		return n, err
+	n, err := b.rc.Read(p)
+	if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF || b.ctx.Err() != nil {
+		return n, err // a client that went away broke nothing
 	}
 	var tooLarge *http.MaxBytesError
 	var netErr net.Error
@@ -82,8 +87,10 @@ func (b *typedBody) Read(p []byte) (int, error) {
 	return n, fmt.Errorf("%w: %w", ErrBodyMalformed, err)
 }
 
+func (b *typedBody) Close() error { return b.rc.Close() }
+
 // fromHTTP fills r's request fields from a net/http request; the response
-// side is set by bind. The path comes from req.URL through ParseTarget, as
+// side is set by bind. The path comes from req.URL through the one target parse (host.ParseTarget), as
 // on every host, and the request content sees through HTTPRequest carries
 // that same path: net/http leaves dot segments and repeated slashes in
 // URL.Path, and a handler routing on it could serve another location than

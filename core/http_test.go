@@ -380,34 +380,44 @@ func TestStatusForErrorFromServer(t *testing.T) {
 		{"chunk line too long", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
 			strings.Repeat("x", 5000) + "\r\n", false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			errs := make(chan error, 1)
-			s := contentSite(t, HandlerFunc(func(r *Request) Status {
-				_, err := io.ReadAll(r.Body)
-				errs <- err
-				if err != nil {
-					return StatusForError(err)
-				}
-				return OK
-			}))
-			srv := httptest.NewServer(s)
-			defer srv.Close()
-			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-			require.NoError(t, err)
-			defer conn.Close()
-			_, err = io.WriteString(conn, tt.raw)
-			require.NoError(t, err)
-			if tt.closeSend {
-				require.NoError(t, conn.(*net.TCPConn).CloseWrite())
+	for _, view := range []bool{false, true} {
+		for _, tt := range tests {
+			name := tt.name
+			if view {
+				name += " via HTTPRequest" // the *http.Request view's Body is typed too
 			}
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			require.NoError(t, err)
-			resp.Body.Close()
-			readErr := <-errs
-			require.Error(t, readErr)
-			assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "body read error: %v", readErr)
-		})
+			t.Run(name, func(t *testing.T) {
+				errs := make(chan error, 1)
+				s := contentSite(t, HandlerFunc(func(r *Request) Status {
+					body := r.Body
+					if view {
+						body = r.HTTPRequest().Body
+					}
+					_, err := io.ReadAll(body)
+					errs <- err
+					if err != nil {
+						return StatusForError(err)
+					}
+					return OK
+				}))
+				srv := httptest.NewServer(s)
+				defer srv.Close()
+				conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+				require.NoError(t, err)
+				defer conn.Close()
+				_, err = io.WriteString(conn, tt.raw)
+				require.NoError(t, err)
+				if tt.closeSend {
+					require.NoError(t, conn.(*net.TCPConn).CloseWrite())
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				require.NoError(t, err)
+				resp.Body.Close()
+				readErr := <-errs
+				require.Error(t, readErr)
+				assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "body read error: %v", readErr)
+			})
+		}
 	}
 }
 

@@ -18,7 +18,6 @@ func init() {
 		r.(*Request).bind(w, ctx, log)
 	}
 	link.Core.Reset = func(r any) { r.(*Request).reset() }
-	link.Core.SendError = func(r any, status int) { r.(*Request).sendError(status) }
 	link.Core.ServeHTTP = func(site any, w http.ResponseWriter, req *http.Request, adapter string, log *zerolog.Logger, done any, began time.Time) {
 		d, _ := done.(func(*Request, time.Time))
 		site.(*Site).serveHTTP(w, req, adapter, log, d, began)

@@ -182,6 +182,23 @@ func TestBrokenLibraryAnswers500(t *testing.T) {
 	assert.NotContains(t, a.ErrorLog(), "exit signal")
 }
 
+// Regression (review): an AnyhostSite file that failed to load when a child
+// started left the site's phases to Apache, which then served its paths
+// (DocumentRoot, 404) with none of the site's auth. Now every request is 500.
+func TestBrokenSiteFileAnswers500(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(root, "private"), []byte("secret file\n"), 0o644))
+	site := writeSite(t, "[[location]]\npath = \"/\"\ncontent = [\"no.such.handler\"]\n")
+	a := testhost.StartApache(t, testhost.ApacheOptions{SiteFile: writeSite(t, ""),
+		Extra: `DocumentRoot "` + root + `"` + "\n" + `<Directory "` + root + `">` + "\nRequire all granted\n</Directory>\n" + `AnyhostSite "` + site + `"`})
+	for _, path := range []string{"/private", "/hello"} {
+		r := testhost.Do(t, "GET", a.URL+path, nil, nil)
+		assert.Equal(t, http.StatusInternalServerError, r.Status, path)
+		assert.NotContains(t, string(r.Body), "secret file")
+	}
+	assert.Contains(t, a.ErrorLog(), "AnyhostSite")
+}
+
 // Regression: under AnyhostSite, hook_log returned the site's status (500
 // when the library did not load), which ends Apache's run-all log chain:
 // the log modules after us (mod_log_forensic here) never ran for those

@@ -356,3 +356,32 @@ func TestDaemonAuthDoneOnlyFromTheAuthorizer(t *testing.T) {
 	r = testhost.Do(t, "GET", h.URL+"/private/", nil, testhost.BasicHeader("demo", "demo"))
 	assert.Equal(t, "Hello, demo!", string(r.Body), "the responder checked the password itself")
 }
+
+// Regression: when Apache's input filter has already answered a body
+// (AP_FILTER_ERROR, -102: a chunked body past LimitRequestBody, a broken
+// chunk), mod_anyhost's read_body negated it into "102 bytes read" that
+// were never written, so the handler took stale buffer bytes for the body.
+// Now the read fails and the handler never answers with that body.
+func TestInProcessFilterErrorIsNoBody(t *testing.T) {
+	a := testhost.StartApache(t, testhost.ApacheOptions{Extra: "<Location /echo>\nLimitRequestBody 10\n</Location>\n"})
+	for name, body := range map[string]string{
+		"past LimitRequestBody": "40\r\n" + strings.Repeat("x", 64) + "\r\n0\r\n\r\n",
+		"broken chunk":          "5\r\nhello\r\nzz-not-a-size\r\nmore\r\n0\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := net.DialTimeout("tcp", a.Addr, 5*time.Second)
+			require.NoError(t, err)
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			_, err = io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"+body)
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			require.NoError(t, err)
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.GreaterOrEqual(t, resp.StatusCode, 400, "%s", got)
+			assert.NotContains(t, string(got), "body_sha256", "the handler never answers with a body it did not get")
+		})
+	}
+	assert.NotContains(t, a.ErrorLog(), "more bytes than the buffer holds")
+}

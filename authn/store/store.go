@@ -88,7 +88,7 @@ type memEntry struct {
 	expires time.Time
 }
 
-// NewMemoryStore makes a Memory holding at most maxEntries cache
+// NewMemory makes a Memory holding at most maxEntries cache
 // entries and maxEntries failure counters.
 func NewMemory(maxEntries int) *Memory {
 	c, _ := simplelru.NewLRU[string, memEntry](maxEntries, nil)

@@ -2,6 +2,7 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -47,7 +48,7 @@ func (l RequestLine) Fill(r *core.Request) error {
 	}
 	t, err := ParseTarget(l.Target)
 	if err != nil {
-		return ErrRequestURI
+		return fmt.Errorf("%w: %w", ErrRequestURI, err)
 	}
 	r.Method, r.URI, r.Path, r.RawQuery = l.Method, l.Target, t.Path, t.RawQuery
 	r.Proto = l.Proto

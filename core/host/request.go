@@ -26,10 +26,6 @@ func Bind(r *core.Request, w http.ResponseWriter, ctx context.Context, log *zero
 // Reset clears r for reuse by a pool, keeping allocated maps.
 func Reset(r *core.Request) { link.Core.Reset(r) }
 
-// SetPhase is for hosts that run phases from their own hooks (Apache)
-// rather than through core.RunPhase, which sets it.
-func SetPhase(r *core.Request, p core.Phase) { link.Core.State(r).Phase = int(p) }
-
 // SetEnv installs the environment a host received with the request (CGI
 // variables, FastCGI params). What Env() never shows on any host
 // (HTTP_AUTHORIZATION, HTTP_PROXY) is removed from it.
@@ -57,8 +53,3 @@ type PanicLog = link.PanicLog
 
 // SetPanicLog makes p bound the log lines of handlers that panic on r.
 func SetPanicLog(r *core.Request, p *PanicLog) { link.Core.State(r).Panics = p }
-
-// SendError answers r with status through its error path before any phase
-// ran (a request that does not parse): headers_out dropped, err_headers_out
-// kept, as Apache does.
-func SendError(r *core.Request, status int) { link.Core.SendError(r, status) }

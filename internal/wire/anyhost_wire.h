@@ -1,6 +1,6 @@
 /*
  * anyhost_wire.h: the C half of the flat records that cross between a web
- * server's C module (mod_anyhost.c; the nginx module) and the Go library;
+ * server's C module (mod_anyhost.c, and any other in-process bridge) and the Go library;
  * internal/wire (wire.go) is the Go half. Header-only, no server headers,
  * so a test harness compiles it alone under AddressSanitizer.
  *

@@ -1,5 +1,5 @@
 // Package wire reads and writes the flat records that cross between a web
-// server's C module (mod_anyhost.c, the nginx module) and the Go library.
+// server's C module (mod_anyhost.c, and any other in-process bridge) and the Go library.
 // The formats are specified in anyhost_wire.h, the C half, beside this
 // file. The package has no cgo, so it is tested like any Go code; the C
 // half is tested under AddressSanitizer (wire_c_test.go).
@@ -123,7 +123,7 @@ func (r *Reader) Pairs(f func(k, v string)) {
 	}
 }
 
-// Response ops; see bridge/anyhost_bridge.h.
+// Response ops; see anyhost_wire.h.
 const (
 	OpStatus       = 'S'
 	OpUser         = 'U'

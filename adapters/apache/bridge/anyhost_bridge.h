@@ -48,8 +48,9 @@ typedef struct {
     /* Reads up to len body bytes into buf: >0 bytes read, 0 at the end,
      * <0 the negated HTTP status to answer with (413, 400). */
     long (*read_body)(void *r, char *buf, long len);
-    /* Applies a response record (see below) and writes its body; flush
-     * pushes it to the client. Returns 0, or -1 if the client is gone. */
+    /* Applies a response record (anyhost_wire.h) and writes its body;
+     * flush pushes it to the client. Returns 0, -1 if the client is gone,
+     * -2 if the record could not be applied (a bug of the bridge, logged). */
     int (*send)(void *r, const char *rec, long len, int flush);
     /* Writes a line to Apache's error log for r at an APLOG_* level. */
     void (*log)(void *r, int level, const char *msg, long len);

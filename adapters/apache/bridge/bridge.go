@@ -151,8 +151,17 @@ func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, flags C.int
 	if len(rec) <= int(outcap) {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outcap)), rec)
 		*outlen = C.long(len(rec))
-	} else if lib.apache.send(r, rec, false) != 0 {
-		st.req.Log().Debug().Msg("client went away")
+	} else {
+		switch lib.apache.send(r, rec, false) {
+		case 0:
+		case sendBroken:
+			st.req.Log().Error().Msg("bridge: Apache could not apply the response record")
+			if !st.req.ResponseStarted() {
+				status = http.StatusInternalServerError
+			}
+		default:
+			st.req.Log().Debug().Msg("client went away")
+		}
 	}
 	lib.keep(st, state, flags&C.AH_LAST != 0)
 	return C.int(status)

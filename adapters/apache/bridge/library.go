@@ -63,6 +63,10 @@ func newLibrary(h apache, specs []wire.Spec, serverRoot string) (*library, int, 
 			site, err := loadSite(s.Name)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("AnyhostSite: %w", err))
+				// Every phase comes to Go, which answers 500 (the spec has
+				// no handler): a phase C skipped would let Apache serve
+				// the site's paths with none of its auth.
+				sitePhases = 1<<core.NumPhases - 1
 				continue
 			}
 			lib.site = site

@@ -227,12 +227,19 @@ func (w *responseWriter) push(flush bool) error {
 	rec := &w.st.out
 	rec.Reset()
 	w.responseOps(rec)
-	if w.st.lib.apache.send(w.st.r, rec.Buf, flush) != 0 {
-		w.failed = true
-		return io.ErrClosedPipe
+	switch w.st.lib.apache.send(w.st.r, rec.Buf, flush) {
+	case 0:
+		return nil
+	case sendBroken:
+		w.st.req.Log().Error().Msg("bridge: Apache could not apply a response record")
 	}
-	return nil
+	w.failed = true
+	return io.ErrClosedPipe
 }
+
+// sendBroken is what Apache's send answers for a record it could not apply
+// (a bug of the bridge, never of the client); -1 is a client gone.
+const sendBroken = -2
 
 // responseOps appends the status and headers (once) and the pending body.
 func (w *responseWriter) responseOps(rec *wire.Writer) {

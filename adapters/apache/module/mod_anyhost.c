@@ -6,8 +6,8 @@
  * numbers each configured (phase, handler, options) at config time, and, in
  * each child after fork, loads the Go library and passes it those numbers
  * per request. The parent never loads Go: a Go runtime does not survive
- * fork (see HOSTS.md). Everything crossing to Go is defined in
- * anyhost_bridge.h.
+ * fork (see HOSTS.md). The calls crossing to Go are defined in
+ * anyhost_bridge.h, the records they pass in anyhost_wire.h.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -500,9 +500,11 @@ static long host_read_body(void *rv, char *buf, long len)
         if (st != APR_SUCCESS) {
             int code = ap_map_http_request_error(st, HTTP_BAD_REQUEST);
             apr_brigade_destroy(bb);
-            /* AP_FILTER_ERROR (-102) says a filter already answered (a
-             * broken chunk): negated it would read as 102 bytes. */
-            return code == AP_FILTER_ERROR ? -HTTP_BAD_REQUEST : -code;
+            /* AP_FILTER_ERROR (-102) says a filter already answered, with
+             * the status it set: negated it would read as 102 bytes. */
+            if (code == AP_FILTER_ERROR)
+                code = ap_is_HTTP_ERROR(r->status) ? r->status : HTTP_BAD_REQUEST;
+            return -code;
         }
         for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b))
             if (APR_BUCKET_IS_EOS(b))
@@ -525,8 +527,12 @@ static long host_read_body(void *rv, char *buf, long len)
 static int host_send(void *rv, const char *rec, long len, int flush)
 {
     request_rec *r = rv;
-    if (apply_record(r, rec, len) != 0)
+    switch (apply_record(r, rec, len)) {
+    case APPLY_BROKEN:
+        return -2;
+    case APPLY_GONE:
         return -1;
+    }
     if (flush && ap_rflush(r) < 0)
         return -1;
     return 0;
@@ -733,8 +739,9 @@ static int run_phase(request_rec *r, int phase, const int *ids, int n)
                 out, sizeof out, &outlen);
     keep_state(r, rq);
     if (outlen > 0 && apply_record(r, out, outlen) == APPLY_BROKEN) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "anyhost: the Go library's answer for phase %d could not be applied: 500", phase);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "anyhost: the Go library's answer for phase %d could not be applied", phase);
+        /* Once the body has started no status can be sent any more. */
+        return r->sent_bodyct ? rc : HTTP_INTERNAL_SERVER_ERROR;
     }
     /* APPLY_GONE: the client went away; there is nothing more to send. */
     return rc;
@@ -764,7 +771,8 @@ static ah_dir_conf *dir_conf(request_rec *r)
 /* Apache merges repeated request headers into one: "Basic a, Basic b" is
  * two Authorization headers, since a token68 (Basic, Bearer) holds no comma.
  * Every host answers those 400, as nginx does, so the credentials the auth
- * phases check are the ones content sees (core.DuplicateCredentials). */
+ * phases check are the ones content sees (as core.Site.Serve and
+ * host.RunAuthPhases do). */
 static int duplicate_credentials(request_rec *r)
 {
     const char *v = apr_table_get(r->headers_in, "Authorization");

@@ -47,8 +47,6 @@ var Core struct {
 	Bind func(r any, w http.ResponseWriter, ctx context.Context, log *zerolog.Logger)
 	// Reset clears r for reuse, keeping its maps.
 	Reset func(r any)
-	// SendError answers r with status through its error path.
-	SendError func(r any, status int)
 	// ServeHTTP serves req with site through a pooled Request reporting
 	// adapter; done, if not nil, is a func(*core.Request, time.Time) run
 	// after the log phase with the time the request began.
