@@ -29,10 +29,10 @@ func (s *Site) Build() (*core.Site, error) {
 		}
 	}
 	fail := func(pos Pos, err error) { errs = append(errs, &Error{pos, err.Error()}) }
-	build := func(refs []HandlerRef) []core.Handler {
+	build := func(refs []HandlerRef, location string) []core.Handler {
 		var hs []core.Handler
 		for _, ref := range refs {
-			h, err := core.NewHandler(ref.Name, core.Options{Values: ref.Options, Dir: s.Dir})
+			h, err := core.NewHandler(ref.Name, core.Options{Values: ref.Options, Dir: s.Dir, Location: location})
 			if err != nil {
 				fail(ref.Pos, err)
 				continue
@@ -49,13 +49,13 @@ func (s *Site) Build() (*core.Site, error) {
 	if shared != nil {
 		closable(shared.store)
 	}
-	postRead := build(s.SiteHandlers[core.PostReadRequest])
-	translate := build(s.SiteHandlers[core.Translate])
+	postRead := build(s.SiteHandlers[core.PostReadRequest], "")
+	translate := build(s.SiteHandlers[core.Translate], "")
 	var locs []*core.Location
 	for _, l := range s.Locations {
 		loc := &core.Location{Prefix: l.Path}
 		for ph := range core.NumPhases {
-			loc.Handlers[ph] = build(l.Handlers[ph])
+			loc.Handlers[ph] = build(l.Handlers[ph], core.LocationPrefix(l.Path))
 		}
 		if l.Auth != nil {
 			authn, authz, err := s.buildAuth(l.Auth, shared, closable)

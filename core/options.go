@@ -19,6 +19,11 @@ type Options struct {
 	// Dir is the directory relative paths are resolved against: the site
 	// file's directory, or the working directory.
 	Dir string
+	// Location is the path prefix (core.LocationPrefix form) of the
+	// location the handler is configured on; "" for the site-wide phases
+	// and where the host does not say (Apache's Anyhost*Handler
+	// directives). A CGI script's SCRIPT_NAME starts with it.
+	Location string
 }
 
 // Check fails on any option not in known, so a typo is an error, not a

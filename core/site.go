@@ -156,7 +156,20 @@ func (s *Site) Serve(r *Request) {
 	if r.st.Panics == nil {
 		r.st.Panics = &s.panics
 	}
-	st, loc := s.run(r)
+	st, loc := s.run(r, true)
+	for hops := 0; r.st.Redirect != "" && !r.st.Started; hops++ {
+		if hops == maxLocalRedirects {
+			r.Log().Error().Str("uri", r.URI).Int("hops", hops).Msg("too many local redirects")
+			st = http.StatusInternalServerError
+			break
+		}
+		if err := r.followRedirect(); err != nil {
+			r.Log().Error().Err(err).Str("uri", r.URI).Msg("bad local redirect")
+			st = http.StatusInternalServerError
+			break
+		}
+		st, loc = s.run(r, false)
+	}
 	if st.IsHTTP() {
 		if r.st.Started {
 			if st >= 400 {
@@ -172,7 +185,13 @@ func (s *Site) Serve(r *Request) {
 	RunPhase(Log, loc.Handlers[Log], r)
 }
 
-func (s *Site) run(r *Request) (Status, *Location) {
+// maxLocalRedirects bounds the local redirects one request may take, as
+// Apache's LimitInternalRecursion does (default 10).
+const maxLocalRedirects = 10
+
+// run runs the phases before log; post-read-request only for the request
+// as it arrived, not for a local redirect (as Apache's internal redirects).
+func (s *Site) run(r *Request, arrived bool) (Status, *Location) {
 	if link.DuplicateCredentials(r.Header) {
 		r.Log().Info().Str("uri", r.URI).Msg("request with more than one Authorization header refused")
 		return http.StatusBadRequest, s.Match(r.Path)
@@ -181,8 +200,10 @@ func (s *Site) run(r *Request) (Status, *Location) {
 	if r.AuthChecked {
 		checked = s.Match(r.Path)
 	}
-	if st := RunPhase(PostReadRequest, s.PostReadRequest, r); ends(st) {
-		return st, s.Match(r.Path)
+	if arrived {
+		if st := RunPhase(PostReadRequest, s.PostReadRequest, r); ends(st) {
+			return st, s.Match(r.Path)
+		}
 	}
 	if st := RunPhase(Translate, s.Translate, r); st != OK && st != Declined {
 		return st, s.Match(r.Path)

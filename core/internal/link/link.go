@@ -30,7 +30,9 @@ type State struct {
 	// original).
 	HTTP    *http.Request
 	Panics  *PanicLog
-	Phase   int
+	// Redirect is the target of a local redirect a handler asked for.
+	Redirect string
+	Phase    int
 	Started bool
 	Written int64
 
