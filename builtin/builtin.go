@@ -10,6 +10,7 @@ import (
 	_ "github.com/anyhost/anyhost/authn/redisstore"
 	_ "github.com/anyhost/anyhost/authn/sqlstore"
 	_ "github.com/anyhost/anyhost/authn/static"
+	_ "github.com/anyhost/anyhost/handlers/cgi"
 	_ "github.com/anyhost/anyhost/handlers/demo"
 	_ "github.com/anyhost/anyhost/handlers/static"
 )
