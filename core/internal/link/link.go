@@ -28,13 +28,13 @@ type State struct {
 	EnvLoader func() map[string]string
 	// HTTP is the *http.Request view, once made (on net/http hosts, the
 	// original).
-	HTTP    *http.Request
-	Panics  *PanicLog
+	HTTP   *http.Request
+	Panics *PanicLog
 	// Redirect is the target of a local redirect a handler asked for.
 	Redirect string
 	Phase    int
-	Started bool
-	Written int64
+	Started  bool
+	Written  int64
 
 	ErrHeader http.Header
 	Notes     map[string]string
