@@ -202,6 +202,17 @@ func (r *Request) Flush() error {
 	return http.NewResponseController(r.st.W).Flush()
 }
 
+// retract takes back a response that has started but not gone out, where
+// the host's writer can (host.Retracter).
+func (r *Request) retract() bool {
+	rt, ok := r.st.W.(interface{ Retract() bool })
+	if !ok || !rt.Retract() {
+		return false
+	}
+	r.st.Started, r.st.Written = false, 0
+	return true
+}
+
 // sendError answers with status through the host's error path: headers_out
 // are dropped and err_headers_out kept, as Apache does.
 func (r *Request) sendError(status int) {

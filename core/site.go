@@ -171,7 +171,7 @@ func (s *Site) Serve(r *Request) {
 		st, loc = s.run(r, false)
 	}
 	if st.IsHTTP() {
-		if r.st.Started {
+		if r.st.Started && !r.retract() {
 			if st >= 400 {
 				r.Log().Warn().Int("status", int(st)).Str("uri", r.URI).Msg("error status after the response started; cannot send it")
 			}

@@ -49,32 +49,7 @@ func TestConformancePrefork(t *testing.T) {
 func TestEchoMatchesStandalone(t *testing.T) {
 	a := testhost.StartApache(t, testhost.ApacheOptions{})
 	s := testhost.StartAnyhost(t)
-	reqs := []struct {
-		method, path, body string
-		header             http.Header
-	}{
-		{"GET", "/echo", "", nil},
-		{"GET", "/echo/a/b?x=1&y=%20z", "", http.Header{"X-Test": {"1"}, "Accept-Language": {"en"}}},
-		{"POST", "/echo", "some body", http.Header{"Content-Type": {"text/plain"}}},
-		{"PUT", "/echo?q=%E2%9C%93", strings.Repeat("x", 100000), nil},
-		{"GET", "/echo", "", testhost.BasicHeader("mallory", "x")},
-	}
-	for _, q := range reqs {
-		get := func(base string) any {
-			var body *strings.Reader
-			if q.body != "" {
-				body = strings.NewReader(q.body)
-			}
-			var r testhost.Response
-			if body != nil {
-				r = testhost.Do(t, q.method, base+q.path, body, q.header)
-			} else {
-				r = testhost.Do(t, q.method, base+q.path, nil, q.header)
-			}
-			return testhost.NormalizeEcho(testhost.EchoOf(t, r))
-		}
-		assert.Equal(t, get(s.URL), get(a.URL), "%s %s", q.method, q.path)
-	}
+	testhost.EchoMatches(t, s.URL, a.URL)
 }
 
 func TestAllPhasesRunInOrder(t *testing.T) {

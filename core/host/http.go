@@ -36,6 +36,15 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	link.Core.ServeHTTP(site, w, req, h.Adapter, h.Log, done, time.Now())
 }
 
+// Retracter is implemented by a host's response writer that holds what it
+// is given before it goes out (the CGI host holds 64 KiB): Retract drops it
+// and reports true if nothing has reached the client yet, so that an error
+// after a handler began its response (a panic) is still answered whole by
+// core.Site.Serve.
+type Retracter interface {
+	Retract() bool
+}
+
 // DiscardWriter is an http.ResponseWriter that keeps headers and drops
 // everything written: hosts that run phases only for their outcome (auth
 // checks) bind requests to it, so nothing a handler writes can leak out.

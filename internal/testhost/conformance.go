@@ -450,3 +450,32 @@ var Cases = []Case{
 
 // BasicHeader is an Authorization header for user:pass.
 func BasicHeader(user, pass string) http.Header { return basic(user, pass) }
+
+// EchoMatches sends the same requests to /echo on want (standalone) and
+// got, and requires the same answers but for what DESIGN.md lets differ
+// (NormalizeEcho).
+func EchoMatches(t *testing.T, want, got string) {
+	t.Helper()
+	reqs := []struct {
+		method, path, body string
+		header             http.Header
+	}{
+		{"GET", "/echo", "", nil},
+		{"GET", "/echo/a/b?x=1&y=%20z", "", http.Header{"X-Test": {"1"}, "Accept-Language": {"en"}}},
+		{"POST", "/echo", "some body", http.Header{"Content-Type": {"text/plain"}}},
+		{"PUT", "/echo?q=%E2%9C%93", strings.Repeat("x", 100000), nil},
+		{"GET", "/echo", "", BasicHeader("mallory", "x")},
+	}
+	for _, q := range reqs {
+		get := func(base string) any {
+			var r Response
+			if q.body != "" {
+				r = Do(t, q.method, base+q.path, strings.NewReader(q.body), q.header)
+			} else {
+				r = Do(t, q.method, base+q.path, nil, q.header)
+			}
+			return NormalizeEcho(EchoOf(t, r))
+		}
+		assert.Equal(t, get(want), get(got), "%s %s", q.method, q.path)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,10 +16,30 @@ import (
 
 // Main runs the CLI with os.Args and exits with its status.
 func Main() {
-	if err := New().Run(os.Args); err != nil {
+	if err := New().Run(cgiArgs(os.Args, os.Getenv("GATEWAY_INTERFACE"))); err != nil {
 		fmt.Fprintln(os.Stderr, "anyhost:", err)
 		os.Exit(1)
 	}
+}
+
+// cgiArgs is the command line to run: under a web server's CGI
+// (GATEWAY_INTERFACE is CGI/1.x) it is `serve --adapter cgi` unless argv
+// already says exactly that, whatever else argv holds: servers pass the
+// words of a query without '=' as arguments (RFC 3875 4.4), so a client
+// could otherwise choose the command. The site file then comes from
+// ANYHOST_CONFIG, or the --config of a wrapper that names the adapter.
+func cgiArgs(argv []string, gateway string) []string {
+	if !strings.HasPrefix(gateway, "CGI/") || len(argv) == 0 {
+		return argv
+	}
+	if len(argv) > 1 && argv[1] == "serve" {
+		for i, a := range argv[2:] {
+			if a == "--adapter=cgi" || a == "-adapter=cgi" || (a == "--adapter" || a == "-adapter") && i+3 < len(argv) && argv[i+3] == "cgi" {
+				return argv
+			}
+		}
+	}
+	return []string{argv[0], "serve", "--adapter", "cgi"}
 }
 
 // New returns the CLI application.

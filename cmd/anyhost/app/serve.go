@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/anyhost/anyhost/adapters/cgi"
 	"github.com/anyhost/anyhost/adapters/fastcgi"
 	"github.com/anyhost/anyhost/adapters/nginx"
 	"github.com/anyhost/anyhost/adapters/standalone"
@@ -36,6 +37,19 @@ var adapters = map[string]adapter{
 	"standalone": {"Go's net/http server runs every phase (HTTP/1.1, HTTP/2 with TLS)", runStandalone},
 	"fastcgi":    {"FastCGI responder and authorizer (nginx fastcgi_pass, Apache mod_proxy_fcgi / mod_authnz_fcgi)", runFastCGI},
 	"nginx":      {"FastCGI responder on --listen plus the auth_request endpoint on --auth-listen (see `anyhost nginx conf`)", runNginx},
+	"cgi":        {"one request as a CGI/1.1 program (mod_cgi, lighttpd); chosen by itself when GATEWAY_INTERFACE is set", runCGI},
+}
+
+// runCGI answers the one request in the environment. The site file is
+// --config or ANYHOST_CONFIG (a cgi-bin wrapper sets either).
+func runCGI(_ context.Context, _ *cli.Context, site *core.Site, log zerolog.Logger, _ *reloader) error {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return cgi.Serve(site, env, os.Stdin, os.Stdout, log)
 }
 
 func adapterNames() string {
@@ -82,13 +96,17 @@ func serveCommand() *cli.Command {
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			site, err := loadSite(c.String("config"))
+			config := c.String("config")
+			if config == "" && c.String("adapter") == "cgi" {
+				config = os.Getenv("ANYHOST_CONFIG")
+			}
+			site, err := loadSite(config)
 			if err != nil {
 				return cli.Exit(err.Error(), 1)
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			rl := &reloader{path: c.String("config"), hup: hup, log: log, site: site, grace: c.Duration("shutdown-timeout")}
+			rl := &reloader{path: config, hup: hup, log: log, site: site, grace: c.Duration("shutdown-timeout")}
 			if rl.secretRefs = c.StringSlice("secret"); len(rl.secretRefs) > 0 {
 				if err := rl.loadSecrets(); err != nil {
 					return cli.Exit("--secret: "+err.Error(), 1)
