@@ -134,6 +134,11 @@ func RequestFromCGI(r *core.Request, env map[string]string, o CGIOptions) error 
 				return ErrContentLength
 			}
 			r.ContentLength = n
+			if n == 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+				// lighttpd sends CONTENT_LENGTH=0 for every GET: no
+				// header a client would have sent.
+				continue
+			}
 			r.Header["Content-Length"] = []string{v}
 		case k == "HTTP_HOST":
 			// r.Host, not a header, as net/http does.

@@ -54,6 +54,7 @@ func New() *cli.App {
 			htpasswdCommand(),
 			apacheCommand(),
 			nginxCommand(),
+			lighttpdCommand(),
 			secretCommand(),
 			{
 				Name:  "version",

@@ -227,16 +227,33 @@ func needSecret(addr, flag string, rl *reloader) error {
 		"anyone who reaches it could claim any user", flag, addr)
 }
 
+// addrFlag writes a listener's address as --listen takes it.
+func addrFlag(a net.Addr) string {
+	if a.Network() == "unix" {
+		return "unix:" + a.String()
+	}
+	return a.String()
+}
+
 func runFastCGI(ctx context.Context, c *cli.Context, site *core.Site, log zerolog.Logger, rl *reloader) error {
 	sock, err := serveSocketOptions(c, log)
 	if err != nil {
 		return err
 	}
-	if err := needSecret(c.String("listen"), "--listen", rl); err != nil {
-		return err
+	ln, inherited := net.Listener(nil), false
+	if !c.IsSet("listen") {
+		// Spawned by the web server (lighttpd's bin-path, spawn-fcgi):
+		// the socket it listens on for us is fd 0.
+		ln, inherited = listen.Inherited()
 	}
-	ln, err := listen.Listen(c.String("listen"), sock)
-	if err != nil {
+	if !inherited {
+		if err := needSecret(c.String("listen"), "--listen", rl); err != nil {
+			return err
+		}
+		if ln, err = listen.Listen(c.String("listen"), sock); err != nil {
+			return err
+		}
+	} else if err := needSecret(addrFlag(ln.Addr()), "the socket on fd 0", rl); err != nil {
 		return err
 	}
 	srv := &fastcgi.Server{Site: site, Log: log, Secrets: rl.secrets}
