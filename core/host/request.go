@@ -44,6 +44,11 @@ func SetEnvLoader(r *core.Request, load func() map[string]string) {
 // nil: hosts send back only what handlers may have changed.
 func EnvLoaded(r *core.Request) map[string]string { return link.Core.State(r).Env }
 
+// PendingRedirect is the local redirect a handler asked for
+// (core.Request.LocalRedirect), or "". core.Site.Serve follows it; hosts
+// that run the phases from their own hooks (Apache) serve it themselves.
+func PendingRedirect(r *core.Request) string { return link.Core.State(r).Redirect }
+
 // PanicLog bounds the log lines of handlers that panic: each handler's
 // first few panics are logged with their stack, later ones as a count once
 // a minute. A core.Site has its own; hosts that run phases without a Site

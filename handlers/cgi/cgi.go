@@ -10,8 +10,9 @@
 //     location is PATH_INFO. Exactly one of root and script.
 //   - timeout: how long a script may run (default 30s); then its whole
 //     process group is killed and the answer is 504.
-//   - max_concurrent: scripts running at once (default 16); past it, 503
-//     with Retry-After.
+//   - max_concurrent: scripts running at once (default 16), counted over
+//     every process serving the location (each Apache child builds its
+//     own handler); past it, 503 with Retry-After.
 //   - pass_auth: pass HTTP_AUTHORIZATION to scripts (default false, as
 //     Apache without CGIPassAuth).
 //
@@ -27,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +47,7 @@ type Handler struct {
 	script   string // absolute; "" with root
 	prefix   string // the location's prefix, SCRIPT_NAME's start
 	timeout  time.Duration
-	slots    chan struct{}
+	slots    *slots
 	passAuth bool
 }
 
@@ -66,7 +68,6 @@ func New(o core.Options) (core.Handler, error) {
 	if n <= 0 || h.timeout <= 0 {
 		return nil, errors.New("timeout and max_concurrent must be positive")
 	}
-	h.slots = make(chan struct{}, n)
 	if h.passAuth, err = o.Bool("pass_auth", false); err != nil {
 		return nil, err
 	}
@@ -94,6 +95,9 @@ func New(o core.Options) (core.Handler, error) {
 		}
 		h.script = script
 	}
+	if h.slots, err = newSlots(h.root+"\x00"+h.script+"\x00"+h.prefix, n); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -117,14 +121,13 @@ func (h *Handler) Handle(r *core.Request) core.Status {
 	if st != core.OK {
 		return st
 	}
-	select {
-	case h.slots <- struct{}{}:
-		defer func() { <-h.slots }()
-	default:
+	release, ok := h.slots.take()
+	if !ok {
 		r.ErrHeader().Set("Retry-After", "1")
-		r.Log().Warn().Int("max_concurrent", cap(h.slots)).Str("script", s.file).Msg("cgi: too many scripts running: 503")
-		return 503
+		r.Log().Warn().Int("max_concurrent", h.slots.n).Str("script", s.file).Msg("cgi: too many scripts running: 503")
+		return http.StatusServiceUnavailable
 	}
+	defer release()
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
 	return h.run(ctx, r, s)

@@ -53,8 +53,12 @@ print "env=", join(",", sort keys %ENV), "\n";
 // CGIScripts writes the test scripts into a fresh directory and returns it.
 func CGIScripts(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
+	// Outside t.TempDir, whose parent only root may enter: Apache's
+	// children (www-data) run these, and hang.sh writes its pids here.
+	dir, err := os.MkdirTemp("", "anyhost-cgi-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o777))
 	for name, text := range cgiScripts {
 		mode := os.FileMode(0o755)
 		if strings.HasSuffix(name, ".txt") {
@@ -87,7 +91,7 @@ content = ["demo.private"]
   providers = ["demo.users"]
   require = ["valid-user"]
 `, scripts, filepath.Join(scripts, "echo.py"))
-	p := filepath.Join(t.TempDir(), "cgi-site.toml")
+	p := filepath.Join(scripts, "cgi-site.toml")
 	require.NoError(t, os.WriteFile(p, []byte(site), 0o644))
 	return p
 }

@@ -31,6 +31,7 @@
  *   'H' headers_out add             'h' headers_out unset (key)
  *   'E' err_headers_out add         'N' notes set       'V' subprocess_env set
  *   'P' uri (path) set              'B' body bytes (value)
+ *   'R' local redirect to the path in value (the content phase only)
  */
 
 #ifndef ANYHOST_WIRE_H

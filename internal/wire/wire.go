@@ -135,6 +135,7 @@ const (
 	OpEnv          = 'V'
 	OpPath         = 'P'
 	OpBody         = 'B'
+	OpRedirect     = 'R' // a local redirect to the path in value
 )
 
 // Writer builds a response record in a reusable buffer.
@@ -172,6 +173,9 @@ func (w *Writer) Status(code int) {
 type Spec struct {
 	ID, Kind, Phase uint32
 	Name            string
+	// Location is the <Location> path a handler directive is in; "" for
+	// none (server config, <Directory>).
+	Location string
 	// Options in order; a key may repeat (provider chains).
 	Options [][2]string
 }
@@ -190,7 +194,7 @@ func ReadSpecs(b []byte) (serverRoot string, specs []Spec, err error) {
 	serverRoot = clone(r.String())
 	n := r.U32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
-		s := Spec{ID: r.U32(), Kind: r.U32(), Phase: r.U32(), Name: clone(r.String())}
+		s := Spec{ID: r.U32(), Kind: r.U32(), Phase: r.U32(), Name: clone(r.String()), Location: clone(r.String())}
 		nopts := r.U32()
 		for j := uint32(0); j < nopts && r.err == nil; j++ {
 			k, v := clone(r.String()), clone(r.String())

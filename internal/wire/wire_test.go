@@ -91,6 +91,7 @@ func TestReadSpecs(t *testing.T) {
 	p.u32(SpecHandler)
 	p.u32(7)
 	p.str("demo.hello")
+	p.str("/cgi")
 	p.u32(1)
 	p.str("k")
 	p.str("v")
@@ -98,6 +99,7 @@ func TestReadSpecs(t *testing.T) {
 	p.u32(SpecProvider)
 	p.u32(4)
 	p.str("staff")
+	p.str("")
 	p.u32(2)
 	p.str("provider")
 	p.str("htpasswd?file=a")
@@ -107,7 +109,7 @@ func TestReadSpecs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/etc/apache2", root)
 	assert.Equal(t, []Spec{
-		{ID: 0, Kind: SpecHandler, Phase: 7, Name: "demo.hello", Options: [][2]string{{"k", "v"}}},
+		{ID: 0, Kind: SpecHandler, Phase: 7, Name: "demo.hello", Location: "/cgi", Options: [][2]string{{"k", "v"}}},
 		{ID: 1, Kind: SpecProvider, Phase: 4, Name: "staff", Options: [][2]string{{"provider", "htpasswd?file=a"}, {"provider", "demo.users"}}},
 	}, specs)
 	_, _, err = ReadSpecs(p.b[:len(p.b)-3])

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define ANYHOST_BRIDGE_VERSION 1
+#define ANYHOST_BRIDGE_VERSION 2
 
 /* Phases: the same numbers as core.Phase. */
 enum {
@@ -71,8 +71,8 @@ typedef struct {
 typedef int (*ah_version_fn)(void);
 /* Builds every handler of the spec table (string server_root, against
  * which relative paths in options resolve; uint32 count, then per spec:
- * uint32 id, uint32 kind, uint32 phase, string name, uint32 n, n option
- * string pairs). For an AnyhostSite, *site_phases gets a bit per phase the
+ * uint32 id, uint32 kind, uint32 phase, string name, string location (the
+ * <Location> path, or empty), uint32 n, n option string pairs). For an AnyhostSite, *site_phases gets a bit per phase the
  * site has handlers on. Returns 0; 1 when some specs failed (message in
  * errbuf; the library serves, those handlers answer 500); -1 when nothing
  * can run (message in errbuf). */

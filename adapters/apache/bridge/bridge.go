@@ -22,6 +22,7 @@ import (
 	"unsafe"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/core/host"
 	"github.com/anyhost/anyhost/internal/wire"
 )
 
@@ -144,7 +145,7 @@ func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, flags C.int
 	p := core.Phase(phase)
 	status := lib.runPhase(st, p, unsafe.Slice((*int32)(unsafe.Pointer(ids)), int(n)))
 	content := p == core.Content
-	if content && (status == core.OK || status == core.Done) && !st.req.ResponseStarted() {
+	if content && (status == core.OK || status == core.Done) && !st.req.ResponseStarted() && host.PendingRedirect(&st.req) == "" {
 		st.req.Write(nil) // an empty 200 (or the status set) still goes out from here
 	}
 	rec := st.finish(content)

@@ -41,6 +41,9 @@ func newLibrary(h apache, specs []wire.Spec, serverRoot string) (*library, int, 
 		switch s.Kind {
 		case wire.SpecHandler:
 			o := core.Options{Values: map[string]string{}, Dir: serverRoot}
+			if s.Location != "" {
+				o.Location = core.LocationPrefix(s.Location)
+			}
 			for _, kv := range s.Options {
 				o.Values[kv[0]] = kv[1]
 			}

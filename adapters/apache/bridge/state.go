@@ -143,6 +143,9 @@ func (st *reqState) finish(content bool) []byte {
 			w.Op(wire.OpEnv, k, v)
 		}
 	}
+	if to := host.PendingRedirect(req); content && to != "" {
+		w.Op(wire.OpRedirect, "", to) // mod_anyhost serves it (ap_internal_redirect)
+	}
 	if !req.ResponseStarted() {
 		// Headers for an error response or for whoever writes the
 		// response later (Apache itself, another module).

@@ -41,6 +41,7 @@ module AP_MODULE_DECLARE_DATA anyhost_module;
 typedef struct {
     int id, kind, phase;
     const char *name;
+    const char *location;     /* the <Location> path of a handler directive, or NULL */
     apr_array_header_t *opts; /* const char *: key, value, key, value ... */
 } ah_spec;
 
@@ -224,6 +225,11 @@ static const char *cmd_handler(cmd_parms *cmd, void *mconfig, int argc, char *co
     }
     else {
         ah_dir_conf *dc = mconfig;
+        /* A handler that needs its location's path (CGI's SCRIPT_NAME)
+         * gets it: cmd->path is the <Location>'s, a URL path. */
+        if (cmd->path && cmd->directive && cmd->directive->parent &&
+            !strcasecmp(cmd->directive->parent->directive, "<Location"))
+            s->location = cmd->path;
         if (dc->opts)
             for (i = 0; i + 1 < dc->opts->nelts; i += 2)
                 add_opt(s, APR_ARRAY_IDX(dc->opts, i, const char *), APR_ARRAY_IDX(dc->opts, i + 1, const char *));
@@ -323,6 +329,9 @@ static const command_rec ah_cmds[] = {
     HANDLER_CMD("AnyhostLogHandler", AH_LOG, ACCESS_CONF | RSRC_CONF, "NAME [KEY=VALUE...]"),
     {NULL}
 };
+
+/* The note a response record's 'R' op leaves for hook_handler. */
+#define REDIRECT_NOTE "anyhost-local-redirect"
 
 /* ---- packing the request for Go ---- */
 
@@ -467,6 +476,9 @@ static int apply_record(request_rec *r, const char *rec, long len)
         case 'P':
             r->uri = apr_pstrndup(r->pool, o.v, o.vl);
             break;
+        case 'R':
+            apr_table_setn(r->notes, REDIRECT_NOTE, apr_pstrndup(r->pool, o.v, o.vl));
+            break;
         case 'B':
             if (o.vl && ap_rwrite(o.v, (int)o.vl, r) < 0)
                 return APPLY_GONE;
@@ -577,6 +589,7 @@ static void put_specs(ah_packer *w, void *arg)
         ah_put_u32(w, s->kind);
         ah_put_u32(w, s->phase);
         ah_put_cstr(w, s->name);
+        ah_put_cstr(w, s->location);
         ah_put_u32(w, s->opts->nelts / 2);
         for (j = 0; j < s->opts->nelts; j++)
             ah_put_cstr(w, APR_ARRAY_IDX(s->opts, j, const char *));
@@ -820,7 +833,7 @@ DIR_HOOK(hook_authn, AH_AUTHN)
 DIR_HOOK(hook_authz, AH_AUTHZ)
 DIR_HOOK(hook_fixups, AH_FIXUP)
 
-static int hook_handler(request_rec *r)
+static int run_handler(request_rec *r)
 {
     ah_dir_conf *dc = dir_conf(r);
     /* Ours when SetHandler anyhost, or when a Go content handler is set
@@ -839,6 +852,23 @@ static int hook_handler(request_rec *r)
         return DECLINED;
     }
     return run_ids(r, AH_CONTENT, dc->phase[AH_CONTENT]);
+}
+
+/* A content handler that asked for a local redirect (Go's
+ * Request.LocalRedirect, a CGI script's "Location: /path") is served the
+ * new path as Apache's mod_cgi does it: a GET through every phase again. */
+static int hook_handler(request_rec *r)
+{
+    int rc = run_handler(r);
+    const char *to = apr_table_get(r->notes, REDIRECT_NOTE);
+    if (!to)
+        return rc;
+    apr_table_unset(r->notes, REDIRECT_NOTE);
+    r->method = "GET";
+    r->method_number = M_GET;
+    apr_table_unset(r->headers_in, "Content-Length");
+    ap_internal_redirect_handler(to, r);
+    return OK;
 }
 
 static int hook_log(request_rec *r)
