@@ -62,7 +62,7 @@ func TestCheck(t *testing.T) {
 func TestUnknownAdapterListsAvailable(t *testing.T) {
 	out, code := run(t, "", "serve", "--adapter", "iis")
 	assert.NotEqual(t, 0, code)
-	assert.Contains(t, out, `unknown adapter "iis"; available: fastcgi, nginx, standalone`)
+	assert.Contains(t, out, `unknown adapter "iis"; available: cgi, fastcgi, nginx, standalone`)
 }
 
 func TestList(t *testing.T) {
