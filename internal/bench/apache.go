@@ -52,6 +52,7 @@ func apacheTargets() []Target {
 		for _, a := range apacheAnchors {
 			ts = append(ts, apacheAnchorGroup(mpm, a)...)
 		}
+		ts = append(ts, seedTargets(mpm)...)
 	}
 	for i := range ts {
 		// mpm_event closes a child's idle keep-alive connections when all
@@ -315,12 +316,14 @@ var customLogRe = regexp.MustCompile(`(?m)^\s*CustomLog\s.*\n`)
 
 // anyhostApacheConf is the product's own httpd.conf (`anyhost apache conf
 // --full`, demo site) without its access log, plus the proxy and CGI rows.
-func anyhostApacheConf(ctx context.Context, workDir, root, listen, cgroup, mpm string) (string, *Running, error) {
-	exe, err := GoBuild(ctx, workDir, "./cmd/anyhost", "anyhost")
+// anyhostApacheLib builds the anyhost binary and, once per run, the
+// Apache module and library (`anyhost apache build`).
+func anyhostApacheLib(ctx context.Context, workDir string) (exe, lib string, err error) {
+	exe, err = GoBuild(ctx, workDir, "./cmd/anyhost", "anyhost")
 	if err != nil {
-		return "", nil, err
+		return "", "", err
 	}
-	lib, err := buildOnce(filepath.Join(workDir, "apache-lib"), func() error {
+	lib, err = buildOnce(filepath.Join(workDir, "apache-lib"), func() error {
 		start := time.Now()
 		logf("building mod_anyhost.so and anyhost-app.so (anyhost apache build; ~35 s cold)")
 		if err := runIn(ctx, repoRoot, exe, "apache", "build", "-o", filepath.Join(workDir, "apache-lib")); err != nil {
@@ -329,6 +332,14 @@ func anyhostApacheConf(ctx context.Context, workDir, root, listen, cgroup, mpm s
 		logf("built the Apache module and library in %.1fs", time.Since(start).Seconds())
 		return nil
 	})
+	if err != nil {
+		return "", "", err
+	}
+	return exe, lib, nil
+}
+
+func anyhostApacheConf(ctx context.Context, workDir, root, listen, cgroup, mpm string) (string, *Running, error) {
+	exe, lib, err := anyhostApacheLib(ctx, workDir)
 	if err != nil {
 		return "", nil, err
 	}

@@ -213,6 +213,7 @@ func run() int {
 	rep.Meta.Finished = time.Now().Format(time.RFC3339)
 	rep.Meta.Interrupted = interrupted
 	printTables(os.Stdout, rep)
+	printSeed(os.Stdout, rep)
 	failed := printErrors(os.Stdout, rep.Targets)
 
 	code := 0

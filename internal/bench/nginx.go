@@ -63,6 +63,11 @@ content = ["demo.hello"]
 path = "/proxy-authz"
 access = [{handler = "demo.status", options = {status = "ok"}}]
 content = ["demo.hello"]
+
+# The seed's row (e) behind nginx: hello.py through the cgi handler.
+[[location]]
+path = "/seed/anyhost-cgi"
+content = [{handler = "cgi", options = {script = %q, max_concurrent = "64"}}]
 `
 
 func nginxBinary() string {
@@ -83,6 +88,9 @@ func nginxTargets() []Target {
 		"auth_request checks Basic demo:demo against a bcrypt (cost 10) htpasswd on every request, then FastCGI content (\"Hello, demo!\"). "+
 			"wrk -c2 (one request per core): bcrypt serves tens of req/s, and 32 connections would only queue into wrk's 2 s timeout")
 	bcrypt.Start = inst.row("/private/hello", true, 2)
+	seedRow := row(seedNginxRow, "/seed/anyhost-cgi", false, false,
+		fmt.Sprintf("the seed's row (e) behind nginx: hello.py (internal/bench/seed.go) through handlers/cgi in the FastCGI responder; wrk -c%d", seedCGIConns))
+	seedRow.Start = inst.row("/seed/anyhost-cgi", false, seedCGIConns)
 	return []Target{
 		row("static file", "/static.txt", false, true,
 			"html/static.txt (\"Hello!\", "+helloType+"), sendfile off; one nginx (worker_processes 2) for the group, "+
@@ -102,6 +110,7 @@ func nginxTargets() []Target {
 		optIn(row("-> anyhost FastCGI /hello, auth_request proxied to nginx 204", "/authproxy204/hello", false, false,
 			"diagnostic: the /authz row with the product's auth location (same headers, upstream keepalive) pointed at a "+
 				"second nginx server{} on a unix socket answering 204: /authz minus this is what anyhost's auth endpoint costs")),
+		seedRow,
 		bcrypt, // last: what it leaves in flight must not land in another row (see settle)
 	}
 }
@@ -185,8 +194,12 @@ func startNginx(ctx context.Context, workDir string) (_ *nginxInstance, err erro
 	if err := os.WriteFile(filepath.Join(html, "static.txt"), []byte(helloBody), 0o644); err != nil {
 		return nil, err
 	}
+	script := filepath.Join(dir, "hello.py")
+	if err := os.WriteFile(script, []byte(seedHelloPy), 0o755); err != nil {
+		return nil, err
+	}
 	site := filepath.Join(dir, "site.toml")
-	if err := os.WriteFile(site, []byte(nginxSite), 0o644); err != nil {
+	if err := os.WriteFile(site, []byte(fmt.Sprintf(nginxSite, script)), 0o644); err != nil {
 		return nil, err
 	}
 	port, err := FreePort()

@@ -183,6 +183,11 @@ func StartChildIn(workDir, name, cgroup, bin string, args ...string) (*Child, er
 	if err != nil {
 		return nil, err
 	}
+	// The child's working directory: Apache's children (www-data) must be
+	// able to return to it (mod_python's cgihandler chdirs back).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
 	c := &Child{
 		Name:       name,
 		Dir:        dir,
