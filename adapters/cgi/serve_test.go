@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anyhost/anyhost/adapters/cgi"
+	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/core"
+	_ "github.com/anyhost/anyhost/handlers/demo"
 )
 
 type answer struct {
@@ -74,6 +76,26 @@ func TestServe(t *testing.T) {
 	t.Run("the server's REMOTE_USER is believed", func(t *testing.T) {
 		a, _ := serve(t, echo, env("REMOTE_USER", "ann", "AUTH_TYPE", "Basic"), "")
 		assert.Equal(t, "GET /x user=ann body=", a.body)
+	})
+	t.Run("the server's user meets the site's require rules", func(t *testing.T) {
+		cfg, err := config.Parse("site.toml", ".", []byte(`[[location]]
+path = "/"
+content = ["demo.echo"]
+  [location.auth]
+  realm = "r"
+  providers = ["demo.users"]
+  require = ["user ann"]
+`))
+		require.NoError(t, err)
+		site, err := cfg.Build()
+		require.NoError(t, err)
+		a, _ := serve(t, site, env("REMOTE_USER", "ann", "AUTH_TYPE", "Basic"), "")
+		assert.Equal(t, 200, a.status, "the web server authenticated ann: no password asked again")
+		assert.Contains(t, a.body, `"user": "ann"`)
+		a, _ = serve(t, site, env("REMOTE_USER", "bob", "AUTH_TYPE", "Basic"), "")
+		assert.Equal(t, 403, a.status, "require still decides")
+		a, _ = serve(t, site, env(), "")
+		assert.Equal(t, 401, a.status, "no user from the server: the site's own Basic auth")
 	})
 	t.Run("declared body past max_body", func(t *testing.T) {
 		a, _ := serve(t, echo, env("REQUEST_METHOD", "POST", "CONTENT_LENGTH", "1000"), "")

@@ -27,7 +27,7 @@ var cgiScripts = map[string]string{
 import hashlib, os, sys
 body = sys.stdin.buffer.read()
 sys.stdout.write("Content-Type: text/plain\r\nX-Script: python\r\n\r\n")
-for k in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_LENGTH", "REMOTE_USER", "HTTP_AUTHORIZATION", "HTTP_PROXY"):
+for k in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_LENGTH", "REMOTE_USER", "HTTP_AUTHORIZATION", "HTTP_PROXY", "HTTP_X_EVIL"):
     sys.stdout.write("%s=%s\n" % (k, os.environ.get(k, "")))
 sys.stdout.write("body_length=%d\nbody_sha256=%s\n" % (len(body), hashlib.sha256(body).hexdigest()))
 `,
@@ -178,6 +178,14 @@ func RunCGICases(t *testing.T, tg Target, scripts string) {
 			st := rawStatus(t, tg.Addr, p)
 			assert.Contains(t, []int{400, 403, 404}, st, p)
 		}
+	})
+	t.Run("hostile header values reach no shell", func(t *testing.T) {
+		marker := filepath.Join(scripts, "pwned")
+		evil := "$(touch " + marker + "); `touch " + marker + "`; x' \" | touch " + marker
+		r := get("/cgi/echo.py/;touch%20"+filepath.Base(marker)+"?;touch%20x", "X-Evil", evil)
+		require.Equal(t, 200, r.Status, "%s", r.Body)
+		assert.Contains(t, string(r.Body), "HTTP_X_EVIL="+evil+"\n", "passed as data, unchanged")
+		assert.NoFileExists(t, marker)
 	})
 	t.Run("timeout kills the process group", func(t *testing.T) {
 		pidFile := filepath.Join(scripts, "hang.pid")
