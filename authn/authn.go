@@ -24,16 +24,15 @@ import (
 // r.AuthType and r.Identity. With none, the answer is 401 carrying every
 // authenticator's challenge; an authenticator error is logged and answered
 // with 500, and a StatusError with its status (429 for throttling, 503 for
-// a state store that is down). A request whose user the host already
-// established passes without a check.
+// a state store that is down). A user the web server authenticated
+// (Identity.ByWebServer) passes without a check.
 func AuthnHandler(auths ...core.Authenticator) core.Handler {
 	return core.HandlerFunc(func(r *core.Request) core.Status {
-		if r.User != "" {
-			// The host established the user before this phase: the web
-			// server authenticated the request (CGI's REMOTE_USER, Apache's
-			// own authn, its word proven by the secret over FastCGI). As
-			// Apache's check_user_id stops at the first module that says
-			// who, the phase is done; authz still decides.
+		if id := r.Identity; id != nil && id.ByWebServer && id.User == r.User && r.User != "" {
+			// The web server authenticated the request before any phase
+			// ran (a CGI program's REMOTE_USER). As Apache's check_user_id
+			// stops at the first module that says who, the phase is done;
+			// authz still decides.
 			return core.OK
 		}
 		for _, a := range auths {

@@ -104,6 +104,12 @@ type Identity struct {
 	Groups []string
 	// Claims from a token or directory entry, for claim-based authz.
 	Claims map[string]any
+	// ByWebServer says the web server authenticated the user before any
+	// phase ran (the CGI host's REMOTE_USER): the authn phase passes it,
+	// authz still decides. No other host sets it: over FastCGI even a
+	// proven user is checked again unless the web server says the auth
+	// phases ran (AuthChecked).
+	ByWebServer bool
 }
 
 // Context returns the request's context, cancelled when the client goes away.

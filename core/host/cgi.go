@@ -149,7 +149,7 @@ func RequestFromCGI(r *core.Request, env map[string]string, o CGIOptions) error 
 	r.User, r.AuthType, r.Identity = "", "", nil
 	if o.TrustRemoteUser && env["REMOTE_USER"] != "" {
 		r.User, r.AuthType = env["REMOTE_USER"], env["AUTH_TYPE"]
-		r.Identity = &core.Identity{User: r.User, AuthType: r.AuthType}
+		r.Identity = &core.Identity{User: r.User, AuthType: r.AuthType, ByWebServer: true}
 	} else {
 		delete(env, "REMOTE_USER")
 		delete(env, "AUTH_TYPE")
