@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -153,7 +154,12 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.started = true
 	fmt.Fprintf(w.out, "Status: %d %s\r\n", code, http.StatusText(code))
 	w.header.Del("Status")
-	w.header.Write(w.out)
+	for k := range w.header {
+		if k == "" || strings.ContainsAny(k, "\r\n:") {
+			delete(w.header, k) // a name that would inject headers
+		}
+	}
+	w.header.Write(w.out) // values: CR and LF become spaces
 	w.out.WriteString("\r\n")
 }
 

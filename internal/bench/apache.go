@@ -316,6 +316,25 @@ var customLogRe = regexp.MustCompile(`(?m)^\s*CustomLog\s.*\n`)
 
 // anyhostApacheConf is the product's own httpd.conf (`anyhost apache conf
 // --full`, demo site) without its access log, plus the proxy and CGI rows.
+// productApacheConf is `anyhost apache conf --full` for the instance (and
+// the site file args name; the demo site without), without its access log.
+func productApacheConf(ctx context.Context, exe, lib, root, listen, mpm string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, exe, append([]string{"apache", "conf", "--lib-dir", lib, "--full",
+		"--root", root, "--listen", listen, "--mpm", mpm}, args...)...)
+	cmd.Dir = repoRoot
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("anyhost apache conf: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	conf := customLogRe.ReplaceAllString(string(out), "")
+	if strings.Contains(conf, "CustomLog") {
+		return "", errors.New("anyhost apache conf: could not remove its CustomLog line")
+	}
+	return conf, nil
+}
+
 // anyhostApacheLib builds the anyhost binary and, once per run, the
 // Apache module and library (`anyhost apache build`).
 func anyhostApacheLib(ctx context.Context, workDir string) (exe, lib string, err error) {
@@ -347,18 +366,9 @@ func anyhostApacheConf(ctx context.Context, workDir, root, listen, cgroup, mpm s
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "apache", "conf", "--lib-dir", lib, "--full",
-		"--root", root, "--listen", listen, "--mpm", mpm)
-	cmd.Dir = repoRoot
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	conf, err := productApacheConf(ctx, exe, lib, root, listen, mpm)
 	if err != nil {
-		return "", nil, fmt.Errorf("anyhost apache conf: %v: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	conf := customLogRe.ReplaceAllString(string(out), "")
-	if strings.Contains(conf, "CustomLog") {
-		return "", nil, errors.New("anyhost apache conf: could not remove its CustomLog line")
+		return "", nil, err
 	}
 
 	backend, err := startBackend(ctx, workDir, cgroup)

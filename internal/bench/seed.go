@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 )
 
 // The seed's table: mod_python's headline benchmark, "standard CGI 5 req/s,
@@ -129,18 +126,9 @@ func seedApacheConf(ctx context.Context, workDir, root, listen, mpm string) (str
 	if err := os.WriteFile(site, []byte(fmt.Sprintf(seedSite, script)), 0o644); err != nil {
 		return "", nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "apache", "conf", "--lib-dir", lib, "--full", "--config", site,
-		"--root", root, "--listen", listen, "--mpm", mpm)
-	cmd.Dir = repoRoot
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	conf, err := productApacheConf(ctx, exe, lib, root, listen, mpm, "--config", site)
 	if err != nil {
-		return "", nil, fmt.Errorf("anyhost apache conf: %v: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	conf := customLogRe.ReplaceAllString(string(out), "")
-	if strings.Contains(conf, "CustomLog") {
-		return "", nil, errors.New("anyhost apache conf: could not remove its CustomLog line")
+		return "", nil, err
 	}
 	mod := func(name, file string) string {
 		return fmt.Sprintf("<IfModule !%s>\n    LoadModule %s %s\n</IfModule>\n", name, name, q(filepath.Join(apacheModDir, file)))
