@@ -43,7 +43,12 @@ func (r *Request) followRedirect() error {
 	r.Header.Del("Content-Length")
 	r.Header.Del("Content-Type")
 	r.Kind = InternalRedirect
-	r.User, r.AuthType, r.Identity, r.AuthChecked = "", "", nil, false
+	if id := r.Identity; id == nil || !id.ByWebServer {
+		// The user the web server authenticated stays (it passes no
+		// credentials the new location could check again).
+		r.User, r.AuthType, r.Identity = "", "", nil
+	}
+	r.AuthChecked = false
 	r.Status = 0
 	clear(r.ResponseHeader)
 	clear(r.st.ErrHeader)

@@ -3,9 +3,10 @@
 // the program per request with the request in its environment and body on
 // stdin, and reads the response from stdout. The whole pipeline runs.
 //
-// This host alone believes a REMOTE_USER the web server set: the server
-// authenticated the request before starting the program (the site's
-// require rules still run on that user). Where the server passes
+// This host alone may believe a REMOTE_USER the web server set, where its
+// configuration says so (TrustRemoteUser): the server authenticated the
+// request before starting the program (the site's require rules still run
+// on that user). Where the server passes
 // HTTP_AUTHORIZATION instead (Apache's CGIPassAuth On, lighttpd), the
 // site's own authn phase checks the credentials.
 package cgi
@@ -29,6 +30,14 @@ import (
 
 // Adapter is the name requests report in Request.Adapter.
 const Adapter = "cgi"
+
+// TrustRemoteUser is the variable the web server's configuration sets to
+// "1" (Apache: SetEnv; a wrapper script: export) where it authenticates
+// requests itself: only then is its REMOTE_USER believed. Never by
+// default: nginx with fcgiwrap passes the name a client typed into Basic
+// auth, unverified, as REMOTE_USER. A client cannot set it (its headers
+// arrive as HTTP_*).
+const TrustRemoteUser = "ANYHOST_TRUST_REMOTE_USER"
 
 // holdBytes is how much output is held back before it goes out: a handler
 // that fails (an error status, a panic) before writing this much, without
@@ -60,7 +69,9 @@ func Serve(site *core.Site, env map[string]string, stdin io.Reader, stdout io.Wr
 	r := new(core.Request)
 	r.Adapter = Adapter
 	host.Bind(r, w, context.Background(), &log)
-	if err := host.RequestFromCGI(r, env, host.CGIOptions{TrustRemoteUser: true}); err != nil {
+	trust := env[TrustRemoteUser] == "1"
+	delete(env, TrustRemoteUser)
+	if err := host.RequestFromCGI(r, env, host.CGIOptions{TrustRemoteUser: trust}); err != nil {
 		log.Error().Err(err).Msg("cgi: the web server's variables make no request")
 		status := http.StatusInternalServerError
 		if errors.Is(err, host.ErrRequestURI) {

@@ -73,9 +73,13 @@ func TestServe(t *testing.T) {
 		assert.Equal(t, 200, a.status)
 		assert.Equal(t, "POST /x user= body=hello", a.body, "CONTENT_LENGTH bounds the body")
 	})
-	t.Run("the server's REMOTE_USER is believed", func(t *testing.T) {
-		a, _ := serve(t, echo, env("REMOTE_USER", "ann", "AUTH_TYPE", "Basic"), "")
+	t.Run("the server's REMOTE_USER is believed only where its config says so", func(t *testing.T) {
+		a, _ := serve(t, echo, env("REMOTE_USER", "ann", "AUTH_TYPE", "Basic", cgi.TrustRemoteUser, "1"), "")
 		assert.Equal(t, "GET /x user=ann body=", a.body)
+		// Regression (security review): nginx + fcgiwrap sends the
+		// client's unverified Basic user as REMOTE_USER.
+		a, _ = serve(t, echo, env("REMOTE_USER", "admin", "AUTH_TYPE", "Basic"), "")
+		assert.Equal(t, "GET /x user= body=", a.body)
 	})
 	t.Run("the server's user meets the site's require rules", func(t *testing.T) {
 		cfg, err := config.Parse("site.toml", ".", []byte(`[[location]]
@@ -89,10 +93,10 @@ content = ["demo.echo"]
 		require.NoError(t, err)
 		site, err := cfg.Build()
 		require.NoError(t, err)
-		a, _ := serve(t, site, env("REMOTE_USER", "ann", "AUTH_TYPE", "Basic"), "")
+		a, _ := serve(t, site, env("REMOTE_USER", "ann", "AUTH_TYPE", "Basic", cgi.TrustRemoteUser, "1"), "")
 		assert.Equal(t, 200, a.status, "the web server authenticated ann: no password asked again")
 		assert.Contains(t, a.body, `"user": "ann"`)
-		a, _ = serve(t, site, env("REMOTE_USER", "bob", "AUTH_TYPE", "Basic"), "")
+		a, _ = serve(t, site, env("REMOTE_USER", "bob", "AUTH_TYPE", "Basic", cgi.TrustRemoteUser, "1"), "")
 		assert.Equal(t, 403, a.status, "require still decides")
 		a, _ = serve(t, site, env(), "")
 		assert.Equal(t, 401, a.status, "no user from the server: the site's own Basic auth")

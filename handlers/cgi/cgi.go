@@ -121,6 +121,11 @@ func (h *Handler) Handle(r *core.Request) core.Status {
 	if st != core.OK {
 		return st
 	}
+	stdin, st := spool(r)
+	if st != core.OK {
+		return st
+	}
+	defer stdin.Close()
 	release, ok := h.slots.take()
 	if !ok {
 		r.ErrHeader().Set("Retry-After", "1")
@@ -130,7 +135,7 @@ func (h *Handler) Handle(r *core.Request) core.Status {
 	defer release()
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	return h.run(ctx, r, s)
+	return h.run(ctx, r, s, stdin)
 }
 
 // Interface guard.

@@ -58,8 +58,19 @@ func (h *Handler) env(r *core.Request, t target) []string {
 	if r.ContentLength >= 0 && (r.ContentLength > 0 || r.Header.Get("Content-Length") != "") {
 		add("CONTENT_LENGTH", strconv.FormatInt(r.ContentLength, 10))
 	}
+	if r.Host != "" {
+		add("HTTP_HOST", r.Host) // net/http keeps Host apart from the headers
+	}
 	for k, vs := range r.Header {
+		if strings.Contains(k, "_") {
+			// X_Forwarded_User would pass for X-Forwarded-User, which a
+			// proxy in front strips (Apache and nginx drop such headers
+			// for the same reason).
+			continue
+		}
 		switch k {
+		case "Host":
+			continue
 		case "Content-Type":
 			add("CONTENT_TYPE", strings.Join(vs, ", "))
 			continue

@@ -41,6 +41,9 @@ func (h *Handler) find(r *core.Request) (target, core.Status) {
 		if seg == "" {
 			break
 		}
+		if seg[0] == '.' {
+			return target{}, http.StatusNotFound // .git, .htaccess, editor files: never run
+		}
 		file = filepath.Join(file, seg)
 		fi, err := os.Lstat(file)
 		if err != nil {

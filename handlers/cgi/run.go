@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -29,69 +29,71 @@ const (
 // errNoHeader is a script whose output does not start with a header block.
 var errNoHeader = errors.New("cgi: the script's output has no header block (a blank line after the headers)")
 
+// grace is how long output may still be read after the script exited or
+// was killed: a process that left its group (setsid) may hold stdout open.
+const grace = 5 * time.Second
+
 // run starts the script, feeds it the body, and answers with its output.
-func (h *Handler) run(ctx context.Context, r *core.Request, t target) core.Status {
+// Every call into the host (writing, logging, reading the body) happens on
+// this goroutine: inside Apache those are calls into Apache, which allows
+// one thread per request.
+func (h *Handler) run(ctx context.Context, r *core.Request, t target, stdin *os.File) core.Status {
 	log := r.Log().With().Str("script", t.file).Logger()
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		return h.fail(r, err)
-	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		inR.Close()
-		inW.Close()
 		return h.fail(r, err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		inR.Close()
-		inW.Close()
 		outR.Close()
 		outW.Close()
 		return h.fail(r, err)
 	}
-	p, err := spawn.Start(t.file, []string{t.file}, h.env(r, t), filepath.Dir(t.file), inR, outW, errW)
-	inR.Close()
+	p, err := spawn.Start(t.file, []string{t.file}, h.env(r, t), filepath.Dir(t.file), stdin, outW, errW)
 	outW.Close()
 	errW.Close()
 	if err != nil {
-		inW.Close()
 		outR.Close()
 		errR.Close()
 		return h.fail(r, err)
 	}
 
-	// The process group dies at the timeout or when the client goes away;
-	// whatever happens, the script is reaped before Handle returns.
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(3)
+	// The waiter reaps the script; at the timeout (or when the client goes
+	// away) its process group is killed. Either way what is left to read
+	// gets grace, not for ever.
+	exited := make(chan struct{})
+	var state *os.ProcessState
+	var werr error
 	go func() {
-		defer wg.Done()
+		state, werr = p.Wait()
+		close(exited)
+		deadline := time.Now().Add(grace)
+		outR.SetReadDeadline(deadline)
+		errR.SetReadDeadline(deadline)
+	}()
+	go func() {
 		select {
 		case <-ctx.Done():
 			p.KillGroup()
-		case <-done:
+			deadline := time.Now().Add(grace)
+			outR.SetReadDeadline(deadline)
+			errR.SetReadDeadline(deadline)
+		case <-exited:
 		}
 	}()
+	var stderr stderrLines
+	stderrDone := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		if r.ContentLength != 0 {
-			io.Copy(inW, r.Body) // a script that does not read its body closes the pipe
-		}
-		inW.Close()
-	}()
-	go func() {
-		defer wg.Done()
-		logStderr(errR, &log)
+		stderr.collect(errR)
+		close(stderrDone)
 	}()
 	st := h.answer(r, bufio.NewReaderSize(outR, 32<<10), &log)
 	io.Copy(io.Discard, outR) // what the script still writes, so it can finish
 	outR.Close()
-	state, werr := p.Wait()
-	close(done)
-	wg.Wait()
+	<-exited
+	<-stderrDone
 	errR.Close()
+	stderr.log(&log)
 
 	switch {
 	case ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil:
@@ -105,6 +107,41 @@ func (h *Handler) run(ctx context.Context, r *core.Request, t target) core.Statu
 		log.Warn().Str("exit", state.String()).Msg("cgi: script failed")
 	}
 	return st
+}
+
+// spool reads the request body whole into an unlinked temporary file, the
+// script's stdin (/dev/null without a body). Read before the script starts,
+// on the request's goroutine: a client that sends its body slowly holds no
+// slot, and a script that answers before reading cannot make the host drop
+// the rest of the body (net/http discards an unread body once the response
+// starts).
+func spool(r *core.Request) (*os.File, core.Status) {
+	if r.ContentLength == 0 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, http.StatusInternalServerError
+		}
+		return f, core.OK
+	}
+	f, err := os.CreateTemp("", "anyhost-cgi-body-")
+	if err != nil {
+		r.Log().Error().Err(err).Msg("cgi: cannot spool the request body")
+		return nil, http.StatusInternalServerError
+	}
+	os.Remove(f.Name())
+	if _, err := io.Copy(f, r.Body); err != nil {
+		f.Close()
+		if st := core.StatusForError(err); st != http.StatusInternalServerError {
+			return nil, st
+		}
+		r.Log().Error().Err(err).Msg("cgi: cannot spool the request body")
+		return nil, http.StatusInternalServerError
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, http.StatusInternalServerError
+	}
+	return f, core.OK
 }
 
 func (h *Handler) fail(r *core.Request, err error) core.Status {
@@ -126,7 +163,7 @@ func (h *Handler) answer(r *core.Request, out *bufio.Reader, log *zerolog.Logger
 	if s := header.Get("Status"); s != "" {
 		code, _, _ := strings.Cut(strings.TrimSpace(s), " ")
 		n, err := strconv.Atoi(code)
-		if err != nil || n < 100 || n > 599 {
+		if err != nil || n < 200 || n > 599 {
 			log.Error().Str("status", s).Msg("cgi: bad Status header: 500")
 			return http.StatusInternalServerError
 		}
@@ -134,7 +171,9 @@ func (h *Handler) answer(r *core.Request, out *bufio.Reader, log *zerolog.Logger
 	}
 	header.Del("Status")
 	loc := header.Get("Location")
-	if loc != "" && status == 0 && strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
+	if loc != "" && status == 0 && strings.HasPrefix(loc, "/") {
+		// A path, "//x" included (RFC 3875's abs-path; mod_cgi takes it
+		// as local too): never a redirect to another host.
 		if err := r.LocalRedirect(loc); err != nil {
 			log.Error().Err(err).Str("location", loc).Msg("cgi: bad local redirect: 500")
 			return http.StatusInternalServerError
@@ -145,6 +184,10 @@ func (h *Handler) answer(r *core.Request, out *bufio.Reader, log *zerolog.Logger
 		status = http.StatusFound
 	}
 	for k, vs := range header {
+		switch k {
+		case "Connection", "Keep-Alive", "Transfer-Encoding", "Te", "Trailer", "Upgrade", "Proxy-Connection":
+			continue // the connection's framing is the host's, never the script's
+		}
 		r.ResponseHeader[k] = vs
 	}
 	if status != 0 {
@@ -199,19 +242,31 @@ func readHeader(out *bufio.Reader) (http.Header, error) {
 	return http.Header(h), nil
 }
 
-// logStderr sends the script's stderr to the request's log, a line each,
-// at most maxStderrLines lines.
-func logStderr(rd io.Reader, log *zerolog.Logger) {
+// stderrLines holds what a script wrote to stderr, logged once it is done
+// (from the request's goroutine): at most maxStderrLines lines.
+type stderrLines struct {
+	lines   []string
+	dropped int
+}
+
+func (s *stderrLines) collect(rd io.Reader) {
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 4096), 64<<10)
-	n := 0
 	for sc.Scan() {
-		if n++; n <= maxStderrLines {
-			log.Warn().Str("stderr", sc.Text()).Msg("cgi: script wrote to stderr")
+		if len(s.lines) < maxStderrLines {
+			s.lines = append(s.lines, sc.Text())
+		} else {
+			s.dropped++
 		}
 	}
-	if n > maxStderrLines {
-		log.Warn().Int("lines_not_logged", n-maxStderrLines).Msg("cgi: script wrote more to stderr")
-	}
 	io.Copy(io.Discard, rd)
+}
+
+func (s *stderrLines) log(log *zerolog.Logger) {
+	for _, l := range s.lines {
+		log.Warn().Str("stderr", l).Msg("cgi: script wrote to stderr")
+	}
+	if s.dropped > 0 {
+		log.Warn().Int("lines_not_logged", s.dropped).Msg("cgi: script wrote more to stderr")
+	}
 }

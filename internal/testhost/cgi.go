@@ -27,7 +27,7 @@ var cgiScripts = map[string]string{
 import hashlib, os, sys
 body = sys.stdin.buffer.read()
 sys.stdout.write("Content-Type: text/plain\r\nX-Script: python\r\n\r\n")
-for k in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_LENGTH", "REMOTE_USER", "HTTP_AUTHORIZATION", "HTTP_PROXY", "HTTP_X_EVIL"):
+for k in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_LENGTH", "REMOTE_USER", "HTTP_AUTHORIZATION", "HTTP_PROXY", "HTTP_X_EVIL", "HTTP_HOST", "HTTP_X_FORWARDED_USER"):
     sys.stdout.write("%s=%s\n" % (k, os.environ.get(k, "")))
 sys.stdout.write("body_length=%d\nbody_sha256=%s\n" % (len(body), hashlib.sha256(body).hexdigest()))
 `,
@@ -72,16 +72,22 @@ func CGIScripts(t testing.TB) string {
 }
 
 // CGISite is a site file serving scripts under /cgi (timeout 2s, at most 3
-// at once), one script under /one, and the demo's /private.
+// at once) and /cgi-long (timeout 60s), one script under /one, and the
+// demo's /private.
 func CGISite(t testing.TB, scripts string) string {
 	t.Helper()
 	site := fmt.Sprintf(`[[location]]
 path = "/cgi"
-content = [{handler = "cgi", options = {root = %q, timeout = "2s", max_concurrent = "3"}}]
+content = [{handler = "cgi", options = {root = %[1]q, timeout = "2s", max_concurrent = "3"}}]
+
+# The same scripts with time for 10 MiB on a busy machine.
+[[location]]
+path = "/cgi-long"
+content = [{handler = "cgi", options = {root = %[1]q, timeout = "60s"}}]
 
 [[location]]
 path = "/one"
-content = [{handler = "cgi", options = {script = %q}}]
+content = [{handler = "cgi", options = {script = %[2]q}}]
 
 [[location]]
 path = "/private"
@@ -168,7 +174,7 @@ func RunCGICases(t *testing.T, tg Target, scripts string) {
 		assert.Equal(t, 500, get("/cgi/noheader.sh").Status)
 	})
 	t.Run("10 MiB streamed", func(t *testing.T) {
-		r := get("/cgi/big.sh")
+		r := get("/cgi-long/big.sh")
 		assert.Equal(t, 200, r.Status)
 		assert.Len(t, r.Body, 10<<20)
 	})
@@ -186,6 +192,12 @@ func RunCGICases(t *testing.T, tg Target, scripts string) {
 		require.Equal(t, 200, r.Status, "%s", r.Body)
 		assert.Contains(t, string(r.Body), "HTTP_X_EVIL="+evil+"\n", "passed as data, unchanged")
 		assert.NoFileExists(t, marker)
+	})
+	t.Run("an underscore header cannot pass for a dashed one", func(t *testing.T) {
+		r := get("/cgi/echo.py", "X_Forwarded_User", "admin")
+		require.Equal(t, 200, r.Status, "%s", r.Body)
+		assert.Contains(t, string(r.Body), "HTTP_X_FORWARDED_USER=\n")
+		assert.Regexp(t, `HTTP_HOST=\S+\n`, string(r.Body))
 	})
 	t.Run("timeout kills the process group", func(t *testing.T) {
 		pidFile := filepath.Join(scripts, "hang.pid")

@@ -143,7 +143,7 @@ func (st *reqState) finish(content bool) []byte {
 			w.Op(wire.OpEnv, k, v)
 		}
 	}
-	if to := host.PendingRedirect(req); content && to != "" {
+	if to := host.PendingRedirect(req); content && to != "" && !req.ResponseStarted() {
 		w.Op(wire.OpRedirect, "", to) // mod_anyhost serves it (ap_internal_redirect)
 	}
 	if !req.ResponseStarted() {

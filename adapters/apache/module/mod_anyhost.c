@@ -77,10 +77,12 @@ typedef struct {
     apr_array_header_t *opts;                 /* AnyhostOption pairs so far */
 } ah_dir_conf;
 
-/* Per request: the Go state handle, and whether its cleanup is registered. */
+/* Per request: the Go state handle, whether its cleanup is registered, and
+ * the local redirect Go's content handler asked for (the 'R' op). */
 typedef struct {
     uintptr_t state;
     int cleanup;
+    const char *redirect;
 } ah_req;
 
 static void *create_server_conf(apr_pool_t *p, server_rec *s)
@@ -330,9 +332,6 @@ static const command_rec ah_cmds[] = {
     {NULL}
 };
 
-/* The note a response record's 'R' op leaves for hook_handler. */
-#define REDIRECT_NOTE "anyhost-local-redirect"
-
 /* ---- packing the request for Go ---- */
 
 /* Records are packed by one function called twice: measuring, then
@@ -427,6 +426,8 @@ static const char *pack_request(request_rec *r, long *len)
 
 /* ---- applying Go's response record ---- */
 
+static ah_req *req_state(request_rec *r);
+
 /* apply_record's outcomes besides 0. */
 enum { APPLY_BROKEN = -1, APPLY_GONE = -2 };
 
@@ -477,7 +478,9 @@ static int apply_record(request_rec *r, const char *rec, long len)
             r->uri = apr_pstrndup(r->pool, o.v, o.vl);
             break;
         case 'R':
-            apr_table_setn(r->notes, REDIRECT_NOTE, apr_pstrndup(r->pool, o.v, o.vl));
+            /* Kept where only this module looks, never in r->notes, which
+             * any handler or module can write. */
+            req_state(r)->redirect = apr_pstrndup(r->pool, o.v, o.vl);
             break;
         case 'B':
             if (o.vl && ap_rwrite(o.v, (int)o.vl, r) < 0)
@@ -860,13 +863,19 @@ static int run_handler(request_rec *r)
 static int hook_handler(request_rec *r)
 {
     int rc = run_handler(r);
-    const char *to = apr_table_get(r->notes, REDIRECT_NOTE);
-    if (!to)
+    ah_req *rq = ap_get_module_config(r->request_config, &anyhost_module);
+    const char *to;
+    if (!rq || !rq->redirect)
         return rc;
-    apr_table_unset(r->notes, REDIRECT_NOTE);
+    to = rq->redirect;
+    rq->redirect = NULL;
+    /* What the client still sends of its body is no part of the GET the
+     * redirect becomes. */
+    ap_discard_request_body(r);
     r->method = "GET";
     r->method_number = M_GET;
     apr_table_unset(r->headers_in, "Content-Length");
+    apr_table_unset(r->headers_in, "Transfer-Encoding");
     ap_internal_redirect_handler(to, r);
     return OK;
 }

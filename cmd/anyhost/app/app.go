@@ -16,21 +16,26 @@ import (
 
 // Main runs the CLI with os.Args and exits with its status.
 func Main() {
-	if err := New().Run(cgiArgs(os.Args, os.Getenv("GATEWAY_INTERFACE"))); err != nil {
+	if err := New().Run(cgiArgs(os.Args, os.Getenv("GATEWAY_INTERFACE"), os.Getenv("QUERY_STRING"))); err != nil {
 		fmt.Fprintln(os.Stderr, "anyhost:", err)
 		os.Exit(1)
 	}
 }
 
-// cgiArgs is the command line to run: under a web server's CGI
-// (GATEWAY_INTERFACE is CGI/1.x) it is `serve --adapter cgi` unless argv
-// already says exactly that, whatever else argv holds: servers pass the
-// words of a query without '=' as arguments (RFC 3875 4.4), so a client
-// could otherwise choose the command. The site file then comes from
-// ANYHOST_CONFIG, or the --config of a wrapper that names the adapter.
-func cgiArgs(argv []string, gateway string) []string {
+// cgiArgs is the command line to run under a web server's CGI
+// (GATEWAY_INTERFACE is CGI/1.x): `serve --adapter cgi`, with the site from
+// ANYHOST_CONFIG. A wrapper's own `serve --adapter cgi ...` is kept only
+// when the server cannot have written argv: servers pass the words of a
+// query without '=' as arguments (RFC 3875 4.4), so for such a query argv
+// is the client's (`?serve+--adapter+cgi+--config+/dev/stdin`) and is
+// ignored whole.
+func cgiArgs(argv []string, gateway, query string) []string {
 	if !strings.HasPrefix(gateway, "CGI/") || len(argv) == 0 {
 		return argv
+	}
+	forced := []string{argv[0], "serve", "--adapter", "cgi"}
+	if query != "" && !strings.Contains(query, "=") {
+		return forced
 	}
 	if len(argv) > 1 && argv[1] == "serve" {
 		for i, a := range argv[2:] {
@@ -39,7 +44,7 @@ func cgiArgs(argv []string, gateway string) []string {
 			}
 		}
 	}
-	return []string{argv[0], "serve", "--adapter", "cgi"}
+	return forced
 }
 
 // New returns the CLI application.
