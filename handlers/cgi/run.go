@@ -29,8 +29,7 @@ const (
 // errNoHeader is a script whose output does not start with a header block.
 var errNoHeader = errors.New("cgi: the script's output has no header block (a blank line after the headers)")
 
-// grace is how long output may still be read after the script exited or
-// was killed: a process that left its group (setsid) may hold stdout open.
+// grace is how long output may still be read after the script was killed.
 const grace = 5 * time.Second
 
 // run starts the script, feeds it the body, and answers with its output.
@@ -58,27 +57,29 @@ func (h *Handler) run(ctx context.Context, r *core.Request, t target, stdin *os.
 		return h.fail(r, err)
 	}
 
-	// The waiter reaps the script; at the timeout (or when the client goes
-	// away) its process group is killed. Either way what is left to read
-	// gets grace, not for ever.
-	exited := make(chan struct{})
+	// The waiter reaps the script. At the timeout (or when the client goes
+	// away) the process group is killed, and what is left to read gets
+	// grace: a process that left the group (setsid) may hold stdout open.
+	exited, finished := make(chan struct{}), make(chan struct{})
+	defer close(finished)
 	var state *os.ProcessState
 	var werr error
 	go func() {
 		state, werr = p.Wait()
 		close(exited)
-		deadline := time.Now().Add(grace)
-		outR.SetReadDeadline(deadline)
-		errR.SetReadDeadline(deadline)
 	}()
 	go func() {
 		select {
 		case <-ctx.Done():
-			p.KillGroup()
+			select {
+			case <-exited: // reaped: its pid may be another's by now
+			default:
+				p.KillGroup()
+			}
 			deadline := time.Now().Add(grace)
 			outR.SetReadDeadline(deadline)
 			errR.SetReadDeadline(deadline)
-		case <-exited:
+		case <-finished:
 		}
 	}()
 	var stderr stderrLines
@@ -199,6 +200,7 @@ func (h *Handler) answer(r *core.Request, out *bufio.Reader, log *zerolog.Logger
 		n, err := out.Read(buf)
 		if n > 0 {
 			if _, werr := r.Write(buf[:n]); werr != nil {
+				log.Info().Err(werr).Int64("sent", r.BytesWritten()).Msg("cgi: the client went away")
 				return core.Done // the client went away; the group is killed
 			}
 			if out.Buffered() == 0 && n < len(buf) {
@@ -206,6 +208,9 @@ func (h *Handler) answer(r *core.Request, out *bufio.Reader, log *zerolog.Logger
 			}
 		}
 		if err != nil {
+			if err != io.EOF {
+				log.Warn().Err(err).Int64("sent", r.BytesWritten()).Msg("cgi: reading the script's output")
+			}
 			break
 		}
 	}
