@@ -12,5 +12,6 @@ import (
 	_ "github.com/anyhost/anyhost/authn/static"
 	_ "github.com/anyhost/anyhost/handlers/cgi"
 	_ "github.com/anyhost/anyhost/handlers/demo"
+	_ "github.com/anyhost/anyhost/handlers/health"
 	_ "github.com/anyhost/anyhost/handlers/static"
 )

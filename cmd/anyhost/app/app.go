@@ -47,11 +47,43 @@ func cgiArgs(argv []string, gateway, query string) []string {
 	return forced
 }
 
+// version is the module's version, or its VCS revision for a build from a
+// checkout ("devel" when the build recorded neither).
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "devel-" + rev
+}
+
 // New returns the CLI application.
 func New() *cli.App {
 	return &cli.App{
-		Name:  "anyhost",
-		Usage: "one handler API, many hosts: serve Go handlers standalone, behind nginx, or inside Apache",
+		Name:    "anyhost",
+		Version: version(),
+		Usage:   "one handler API, many hosts: serve Go handlers standalone, behind nginx, or inside Apache",
 		Commands: []*cli.Command{
 			serveCommand(),
 			checkCommand(),

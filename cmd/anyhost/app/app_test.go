@@ -121,3 +121,9 @@ func TestHtpasswd(t *testing.T) {
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, out, "user name")
 }
+
+func TestVersion(t *testing.T) {
+	out, code := run(t, "", "--version")
+	require.Equal(t, 0, code, out)
+	assert.Regexp(t, `^anyhost version \S+\n$`, out)
+}
