@@ -114,12 +114,19 @@ func ApacheConf(t testing.TB, root, addr string, o ApacheOptions) string {
 // t.Cleanup; its error log is shown if the test fails.
 func StartApache(t testing.TB, o ApacheOptions) *Apache {
 	t.Helper()
+	return startApacheWith(t, func(root, addr string) string { return ApacheConf(t, root, addr, o) })
+}
+
+// startApacheWith runs httpd with the configuration conf writes for a fresh
+// ServerRoot and a free port, trying another port when one was taken.
+func startApacheWith(t testing.TB, conf func(root, addr string) string) *Apache {
+	t.Helper()
 	bin := ApacheBinary(t)
 	for attempt := 0; ; attempt++ {
 		root := NewApacheRoot(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 		a := &Apache{Root: root, Addr: addr, URL: "http://" + addr, ConfFile: filepath.Join(root, "httpd.conf")}
-		require.NoError(t, os.WriteFile(a.ConfFile, []byte(ApacheConf(t, root, addr, o)), 0o644))
+		require.NoError(t, os.WriteFile(a.ConfFile, []byte(conf(root, addr)), 0o644))
 		if ok := a.start(t, bin); ok {
 			return a
 		}

@@ -35,17 +35,11 @@ func CGIProgram(t testing.TB, dir, site string) string {
 // a CGI program (CGIPassAuth On, so the site's own Basic auth runs).
 func StartApacheCGI(t testing.TB, mpm, site string) *Apache {
 	t.Helper()
-	bin := ApacheBinary(t)
 	if mpm == "" {
 		mpm = "event"
 	}
-	for attempt := 0; ; attempt++ {
-		root := NewApacheRoot(t)
-		wrapper := CGIProgram(t, root, site)
-		addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-		a := &Apache{Root: root, Addr: addr, URL: "http://" + addr, ConfFile: filepath.Join(root, "httpd.conf")}
-		mods := "/usr/lib/apache2/modules/"
-		conf := strings.NewReplacer("ROOT", root, "ADDR", addr, "MPM", mpm, "MODS", mods, "WRAPPER", wrapper).Replace(`ServerRoot "ROOT"
+	return startApacheWith(t, func(root, addr string) string {
+		return strings.NewReplacer("ROOT", root, "ADDR", addr, "MPM", mpm, "MODS", apacheModules, "WRAPPER", CGIProgram(t, root, site)).Replace(`ServerRoot "ROOT"
 Listen ADDR
 ServerName 127.0.0.1
 PidFile "ROOT/httpd.pid"
@@ -72,12 +66,8 @@ ScriptAliasMatch "^/(.*)$" "WRAPPER/$1"
     LimitRequestBody 10485760
 </Directory>
 `)
-		require.NoError(t, os.WriteFile(a.ConfFile, []byte(conf), 0o644))
-		if ok := a.start(t, bin); ok {
-			return a
-		}
-		if attempt == 2 {
-			t.Fatalf("httpd could not bind a port after 3 tries")
-		}
-	}
+	})
 }
+
+// apacheModules is where Debian keeps Apache's modules.
+const apacheModules = "/usr/lib/apache2/modules/"
