@@ -24,6 +24,7 @@ type Library struct {
 	// siteFailed: a site was configured and did not build. Every phase
 	// then answers 500 rather than let the host serve its paths bare.
 	siteFailed bool
+	siteID     int32 // the site's spec id, or -1
 }
 
 // Build builds the handler and site specs. Other kinds go to other (nil:
@@ -33,7 +34,7 @@ type Library struct {
 // access bit. When specs fail the library still serves: only requests that
 // reach a handler that failed get 500.
 func Build(specs []wire.Spec, serverRoot string, directive func(core.Phase) string, other func(wire.Spec) error) (*Library, int, error) {
-	lib := &Library{}
+	lib := &Library{siteID: -1}
 	var errs []error
 	mask := 0
 	for _, s := range specs {
@@ -56,6 +57,7 @@ func Build(specs []wire.Spec, serverRoot string, directive func(core.Phase) stri
 			}
 			lib.handlers[s.ID] = h
 		case s.Kind == wire.SpecSite:
+			lib.siteID = int32(s.ID)
 			site, err := loadSite(s.Name)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
@@ -140,13 +142,14 @@ func (j *Job) Run(r *core.Request) core.Status {
 }
 
 // Plan decides what phase runs for r: the handlers given by spec id, or
-// the site's for this phase. buf is reused for the handler list.
+// the site's for this phase (no ids, or the site's own spec id). buf is
+// reused for the handler list.
 func (lib *Library) Plan(phase core.Phase, r *core.Request, ids []int32, buf []core.Handler) Job {
-	if lib.siteFailed {
-		r.Log().Error().Msg("the site failed to build when this process started: see the error log")
-		return Job{status: http.StatusInternalServerError}
-	}
-	if lib.Site != nil {
+	if lib.siteID >= 0 && (len(ids) == 0 || len(ids) == 1 && ids[0] == lib.siteID) {
+		if lib.siteFailed {
+			r.Log().Error().Msg("the site failed to build when this process started: see the error log")
+			return Job{status: http.StatusInternalServerError}
+		}
 		return lib.planSite(phase, r, buf)
 	}
 	buf = buf[:0]

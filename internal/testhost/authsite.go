@@ -34,6 +34,9 @@ type AuthSite struct {
 
 const authIssuer, authAudience = "https://idp.anyhost.test", "anyhost-tests"
 
+// AuthIssuer and AuthAudience are what the auth site's jwt provider wants.
+const AuthIssuer, AuthAudience = authIssuer, authAudience
+
 // WriteAuthSite writes the site into dir, which must be readable by the
 // host's workers (NewApacheRoot / NewNginxPrefix give such dirs). With
 // slapd non-nil it adds an LDAP location against it; bearer adds the jwt

@@ -113,6 +113,10 @@ func (st *reqState) start(r unsafe.Pointer, phase core.Phase, ids []int32, rec, 
 		}
 	}
 	st.phase = phase
+	if st.handle == 0 {
+		// Before the goroutine starts: its notice names the handle.
+		st.handle = st.lib.slots.Put(st)
+	}
 	st.mu.Lock()
 	st.running, st.done, st.delivered = true, false, false
 	st.mu.Unlock()

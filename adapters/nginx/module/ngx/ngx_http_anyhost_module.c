@@ -1245,8 +1245,9 @@ static void ahn_write_handler(ngx_http_request_t *r)
         c->error = 1;
     }
     if (!c->error) {
+        ngx_chain_t *none = NULL;
         rc = ngx_http_output_filter(r, NULL);
-        ngx_chain_update_chains(r->pool, &x->free, &x->busy, NULL, (ngx_buf_tag_t)&ngx_http_anyhost_module);
+        ngx_chain_update_chains(r->pool, &x->free, &x->busy, &none, (ngx_buf_tag_t)&ngx_http_anyhost_module);
         if (rc == NGX_ERROR) {
             go.cancel(x->handle);
             c->error = 1;

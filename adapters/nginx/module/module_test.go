@@ -1,0 +1,334 @@
+package module_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/internal/testhost"
+	"github.com/anyhost/anyhost/internal/testhost/gate"
+)
+
+func TestMain(m *testing.M) { testhost.Main(m) }
+
+// writeSite writes a site file nginx's workers (www-data) can read.
+func writeSite(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(testhost.NewNginxPrefix(t), "site.toml")
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	return p
+}
+
+func demoSite(t *testing.T, extra string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testhost.ModuleRoot(), "handlers", "demo", "site.toml"))
+	require.NoError(t, err)
+	return writeSite(t, string(b)+extra)
+}
+
+const gateLocation = "\n[[location]]\npath = \"/gate\"\ncontent = [\"test.gate\"]\n"
+
+func TestConformance(t *testing.T) {
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{})
+	testhost.RunConformance(t, n.Target("nginx-module"))
+	assert.Contains(t, n.ErrorLog(), "handler panicked", "Go's log lines reach nginx's error log")
+	assert.NotContains(t, n.ErrorLog(), "exited on signal")
+}
+
+func TestEchoMatchesStandalone(t *testing.T) {
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{})
+	s := testhost.StartAnyhost(t)
+	testhost.EchoMatches(t, s.URL, n.URL)
+}
+
+// Every phase nginx has runs, in order; translate has no nginx phase
+// (nginx maps URIs to locations itself).
+func TestAllPhasesRunInOrder(t *testing.T) {
+	dir := testhost.NewNginxPrefix(t)
+	rec := filepath.Join(dir, "phases.log")
+	require.NoError(t, os.WriteFile(rec, nil, 0o666))
+	require.NoError(t, os.Chmod(rec, 0o666)) // the workers (www-data) append to it
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: writeSite(t, testhost.RecordingSite(rec))})
+	r := testhost.Do(t, "GET", n.URL+"/rec", nil, http.Header{"X-Request-Id": {"req-1"}})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Equal(t, "Hello!", string(r.Body))
+	var want []string
+	for _, p := range testhost.AllPhases {
+		if p != "translate" {
+			want = append(want, p)
+		}
+	}
+	require.Eventually(t, func() bool { return len(testhost.RecordedPhases(t, rec, "req-1")) == len(want) },
+		5*time.Second, 20*time.Millisecond, "%v", testhost.RecordedPhases(t, rec, "req-1"))
+	assert.Equal(t, want, testhost.RecordedPhases(t, rec, "req-1"))
+}
+
+func TestStackingRules(t *testing.T) {
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: writeSite(t, testhost.StackingSite)})
+	testhost.RunStacking(t, n.Target("nginx-module"))
+}
+
+// Every built-in provider, with the auth phases in nginx's ACCESS phase
+// (no subrequest).
+func TestAuthProviders(t *testing.T) {
+	site := testhost.WriteAuthSite(t, testhost.NewNginxPrefix(t), testhost.StartSlapd(t), true)
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: site.Path})
+	testhost.RunAuthConformance(t, n.Target("nginx-module"), site)
+	assert.Contains(t, readFile(t, filepath.Join(n.Prefix, "access.log")), " carol [", "nginx's access log names the user Go authenticated")
+}
+
+// What access established reaches content in-process whole: the groups a
+// provider found and a token's claims, which no FastCGI param carries.
+func TestIdentityReachesContent(t *testing.T) {
+	site := testhost.WriteAuthSite(t, testhost.NewNginxPrefix(t), nil, true)
+	text := readFile(t, site.Path) + `
+[[location]]
+path = "/idh"
+content = ["test.gate"]
+  [location.auth]
+  realm = "htpasswd"
+  providers = [{name = "htpasswd", options = {file = "users.htpasswd", groups = "groups"}}]
+  require = ["group staff"]
+
+[[location]]
+path = "/idj"
+content = ["test.gate"]
+  [location.auth]
+  type = "bearer"
+  realm = "api"
+  providers = [{name = "jwt", options = {key = "file:hs.key", issuer = "` + testhost.AuthIssuer + `", audience = "` + testhost.AuthAudience + `"}}]
+  require = ["claim role=admin"]
+`
+	require.NoError(t, os.WriteFile(site.Path, []byte(text), 0o644))
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: site.Path})
+
+	var id struct {
+		User   string
+		Groups []string
+		Claims map[string]any
+	}
+	r := testhost.Do(t, "GET", n.URL+"/idh/who", nil, testhost.BasicHeader("carol", "carol-pw"))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.NoError(t, json.Unmarshal(r.Body, &id), "%s", r.Body)
+	assert.Equal(t, "carol", id.User)
+	assert.Contains(t, id.Groups, "staff")
+
+	tok := site.Token(t, "zoe", "admin", time.Now().Add(time.Hour))
+	r = testhost.Do(t, "GET", n.URL+"/idj/who", nil, http.Header{"Authorization": {"Bearer " + tok}})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.NoError(t, json.Unmarshal(r.Body, &id), "%s", r.Body)
+	assert.Equal(t, "zoe", id.User)
+	assert.Equal(t, "admin", id.Claims["role"])
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func stats(t *testing.T, url string) gate.Stats {
+	t.Helper()
+	var s gate.Stats
+	r := testhost.Do(t, "GET", url+"/gate/stats", nil, nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.NoError(t, json.Unmarshal(r.Body, &s), "%s", r.Body)
+	return s
+}
+
+// The event loop never waits on a handler: with one worker, 50 requests
+// held by a handler leave the worker serving others. Checked by counts,
+// not times.
+func TestHandlersNeverBlockTheLoop(t *testing.T) {
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: demoSite(t, gateLocation), Workers: 1})
+	const held = 50
+	client := &http.Client{Timeout: 2 * time.Minute}
+	results := make(chan int, held)
+	for range held {
+		go func() {
+			resp, err := client.Get(n.URL + "/gate/wait")
+			if err != nil {
+				results <- -1
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			results <- resp.StatusCode
+		}()
+	}
+	require.Eventually(t, func() bool { return stats(t, n.URL).InFlight == held }, 20*time.Second, 50*time.Millisecond)
+
+	quick := &http.Client{Timeout: 5 * time.Second}
+	resp, err := quick.Get(n.URL + "/hello")
+	require.NoError(t, err, "while %d requests are held, /hello answers", held)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "Hello!", string(body))
+	assert.Equal(t, held, stats(t, n.URL).InFlight, "all still held")
+
+	assert.Equal(t, http.StatusOK, testhost.Do(t, "GET", n.URL+"/gate/release", nil, nil).Status)
+	for range held {
+		assert.Equal(t, http.StatusOK, <-results)
+	}
+	s := stats(t, n.URL)
+	assert.Zero(t, s.InFlight)
+	assert.Equal(t, held, s.Completed)
+}
+
+// A client that goes away cancels the handler's context.
+func TestClientGoneCancelsContext(t *testing.T) {
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: demoSite(t, gateLocation), Workers: 1})
+	c, err := net.Dial("tcp", n.Addr)
+	require.NoError(t, err)
+	_, err = io.WriteString(c, "GET /gate/wait HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return stats(t, n.URL).InFlight == 1 }, 10*time.Second, 20*time.Millisecond)
+	c.Close()
+	require.Eventually(t, func() bool { s := stats(t, n.URL); return s.Cancelled == 1 && s.InFlight == 0 },
+		10*time.Second, 20*time.Millisecond)
+	assert.Contains(t, readFile(t, filepath.Join(n.Prefix, "access.log")), `"GET /gate/wait HTTP/1.1" 499`)
+}
+
+// A large response streams through, flushed or not, intact, also to a
+// client that reads slowly (the handler's writes block past a bound).
+func TestStreamedResponses(t *testing.T) {
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: demoSite(t, gateLocation), Workers: 1})
+	want := func(size int) string {
+		b := make([]byte, 0, size)
+		for len(b) < size {
+			for i := 0; i < 8<<10 && len(b) < size; i++ {
+				b = append(b, byte('a'+i%26))
+			}
+		}
+		return fmt.Sprintf("%x", sha256.Sum256(b))
+	}
+	for _, q := range []string{"n=20971520&flush=1", "n=20971520", "n=1", "n=100000&flush=1"} {
+		r := testhost.Do(t, "GET", n.URL+"/gate/stream?"+q, nil, nil)
+		require.Equal(t, http.StatusOK, r.Status, q)
+		var size int
+		fmt.Sscanf(q, "n=%d", &size)
+		assert.Equal(t, size, len(r.Body), q)
+		assert.Equal(t, want(size), fmt.Sprintf("%x", sha256.Sum256(r.Body)), q)
+	}
+
+	// A slow reader: 64 MiB while reading 1 MiB at a time with pauses.
+	c, err := net.Dial("tcp", n.Addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "GET /gate/stream?n=67108864 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	got := 0
+	buf := make([]byte, 1<<20)
+	for i := 0; ; i++ {
+		k, err := io.ReadFull(resp.Body, buf)
+		got += k
+		if err != nil {
+			break
+		}
+		if i < 5 {
+			time.Sleep(200 * time.Millisecond)
+			// While this client lags, others are served.
+			assert.Equal(t, http.StatusOK, testhost.Do(t, "GET", n.URL+"/hello", nil, nil).Status)
+		}
+	}
+	assert.Equal(t, 64<<20, got)
+}
+
+// nginx -s reload and a library swap by rename under load: zero non-2xx;
+// socket errors only where nginx closed an idle keep-alive connection as
+// its old workers left.
+func TestReloadAndLibrarySwapUnderLoad(t *testing.T) {
+	v1 := testhost.NginxModuleLibDir(t) // with greet
+	v2 := testhost.NewNginxPrefix(t)
+	testhost.BuildNginxModuleLib(t, v2) // without
+	live := testhost.NewNginxPrefix(t)
+	install := func(from string) {
+		for _, f := range []string{"anyhost-app.so.names", "anyhost-app.so", "ngx_http_anyhost_module.so"} {
+			b, err := os.ReadFile(filepath.Join(from, f))
+			require.NoError(t, err)
+			tmp := filepath.Join(live, "."+f+".new")
+			require.NoError(t, os.WriteFile(tmp, b, 0o755))
+			require.NoError(t, os.Rename(tmp, filepath.Join(live, f)))
+		}
+	}
+	install(v1)
+	// A handler directive of nginx's own: a library without greet costs
+	// only this location (500), the site keeps serving.
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{LibDir: live,
+		Server: "        location /greet {\n            anyhost_handler greet;\n        }"})
+	assert.Equal(t, "Hello, v1!\n", string(testhost.Do(t, "GET", n.URL+"/greet?name=v1", nil, nil).Body))
+
+	const d = 9 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), d+time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	var during []int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		steps := []func(){
+			func() {}, // a plain reload
+			func() { install(v2) },
+			func() { install(v1) },
+		}
+		for _, step := range steps {
+			time.Sleep(d / 4)
+			step()
+			if err := n.Signal(syscall.SIGHUP); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(time.Second)
+			during = append(during, testhost.Do(t, "GET", n.URL+"/greet?name=x", nil, nil).Status)
+		}
+	}()
+	res := testhost.Wrk(t, ctx, n.URL+"/hello", d, 8, "--timeout", "10s")
+	wg.Wait()
+	t.Logf("wrk: %d requests, %d non-2xx, socket errors %s", res.Requests, res.Non2xx3xx, res.SocketErrors)
+	assert.GreaterOrEqual(t, res.Requests, int64(1000))
+	assert.Zero(t, res.Non2xx3xx)
+	assert.Zero(t, res.SocketErrors.Connect+res.SocketErrors.Write+res.SocketErrors.Timeout)
+	assert.Equal(t, []int{http.StatusOK, http.StatusInternalServerError, http.StatusOK}, during,
+		"v1, then v2 (no greet: that handler fails to build), then v1 again")
+	log := n.ErrorLog()
+	assert.NotContains(t, log, "exited on signal")
+	assert.Equal(t, 3, strings.Count(log, "(SIGHUP) received"), "three reloads")
+}
+
+// A library that cannot load costs 500s, never a worker.
+func TestBrokenLibraryAnswers500(t *testing.T) {
+	lib := testhost.NewNginxPrefix(t)
+	good := testhost.NginxModuleLibDir(t)
+	b, err := os.ReadFile(filepath.Join(good, "ngx_http_anyhost_module.so"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(lib, "ngx_http_anyhost_module.so"), b, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(lib, "anyhost-app.so"), []byte("not a library"), 0o755))
+	names, err := os.ReadFile(filepath.Join(good, "anyhost-app.so.names"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(lib, "anyhost-app.so.names"), names, 0o644))
+	n := testhost.StartNginx(t, testhost.NginxModuleConf(t, testhost.NginxModuleOptions{LibDir: lib}))
+	for range 3 {
+		assert.Equal(t, http.StatusInternalServerError, testhost.Do(t, "GET", n.URL+"/hello", nil, nil).Status)
+	}
+	assert.Contains(t, n.ErrorLog(), "anyhost: cannot load")
+	assert.NotContains(t, n.ErrorLog(), "exited on signal")
+}
