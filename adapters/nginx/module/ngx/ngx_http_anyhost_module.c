@@ -1135,7 +1135,10 @@ static int output(ngx_http_request_t *r, ahn_ctx_t *x, taken *t, int flags)
         c->error = 1;
         return 0;
     }
-    if (!x->busy)
+    /* Only NGX_AGAIN means the socket is full (a write event follows).
+     * Busy buffers after NGX_OK are a small tail nginx postpones
+     * (postpone_output) until more comes: no event would wake a wait. */
+    if (rc != NGX_AGAIN || !x->busy)
         return 0;
     /* The client is slow: Go holds the rest (its writer blocks past a
      * bound) until the socket drains. */
@@ -1251,7 +1254,7 @@ static void ahn_write_handler(ngx_http_request_t *r)
         if (rc == NGX_ERROR) {
             go.cancel(x->handle);
             c->error = 1;
-        } else if (x->busy) {
+        } else if (rc == NGX_AGAIN && x->busy) {
             if (!c->write->delayed)
                 ngx_add_timer(c->write, clcf->send_timeout);
             if (ngx_handle_write_event(c->write, clcf->send_lowat) == NGX_OK)
