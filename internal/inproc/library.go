@@ -27,13 +27,19 @@ type Library struct {
 	siteID     int32 // the site's spec id, or -1
 }
 
+// Directives name the host's directives in error messages.
+type Directives struct {
+	Phase func(core.Phase) string // a phase's handler directive
+	Site  string                  // the site directive
+}
+
 // Build builds the handler and site specs. Other kinds go to other (nil:
-// they are errors). directive names a phase's directive in error messages.
+// they are errors).
 // The mask has a bit for each phase the site runs Go on; its access, authn
 // and authz phases all run from the host's access hook, so they set the
 // access bit. When specs fail the library still serves: only requests that
 // reach a handler that failed get 500.
-func Build(specs []wire.Spec, serverRoot string, directive func(core.Phase) string, other func(wire.Spec) error) (*Library, int, error) {
+func Build(specs []wire.Spec, serverRoot string, names Directives, other func(wire.Spec) error) (*Library, int, error) {
 	lib := &Library{siteID: -1}
 	var errs []error
 	mask := 0
@@ -52,7 +58,7 @@ func Build(specs []wire.Spec, serverRoot string, directive func(core.Phase) stri
 			}
 			h, err := core.NewHandler(s.Name, o)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %w", directive(core.Phase(s.Phase)), s.Name, err))
+				errs = append(errs, fmt.Errorf("%s %s: %w", names.Phase(core.Phase(s.Phase)), s.Name, err))
 				continue
 			}
 			lib.handlers[s.ID] = h
@@ -60,7 +66,7 @@ func Build(specs []wire.Spec, serverRoot string, directive func(core.Phase) stri
 			lib.siteID = int32(s.ID)
 			site, err := loadSite(s.Name)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
+				errs = append(errs, fmt.Errorf("%s: %w", names.Site, err))
 				// Every phase comes to Go, which answers 500 (there is no
 				// site): a phase the host skipped would let it serve the
 				// site's paths with none of its auth.
@@ -143,27 +149,28 @@ func (j *Job) Run(r *core.Request) core.Status {
 
 // Plan decides what phase runs for r: the handlers given by spec id, or
 // the site's for this phase (no ids, or the site's own spec id). buf is
-// reused for the handler list.
-func (lib *Library) Plan(phase core.Phase, r *core.Request, ids []int32, buf []core.Handler) Job {
+// reused for the handler list (and grown in place).
+func (lib *Library) Plan(phase core.Phase, r *core.Request, ids []int32, buf *[]core.Handler) Job {
 	if lib.siteID >= 0 && (len(ids) == 0 || len(ids) == 1 && ids[0] == lib.siteID) {
 		if lib.siteFailed {
 			r.Log().Error().Msg("the site failed to build when this process started: see the error log")
 			return Job{status: http.StatusInternalServerError}
 		}
-		return lib.planSite(phase, r, buf)
+		return lib.planSite(phase, r)
 	}
-	buf = buf[:0]
+	hs := (*buf)[:0]
 	for _, id := range ids {
 		if int(id) < 0 || int(id) >= len(lib.handlers) || lib.handlers[id] == nil {
 			r.Log().Error().Int32("id", id).Msg("this handler failed to build when the process started: see the error log")
 			return Job{status: http.StatusInternalServerError}
 		}
-		buf = append(buf, lib.handlers[id])
+		hs = append(hs, lib.handlers[id])
 	}
-	return Job{phase: phase, handlers: buf, status: core.Declined, runs: len(buf) > 0}
+	*buf = hs
+	return Job{phase: phase, handlers: hs, status: core.Declined, runs: len(hs) > 0}
 }
 
-func (lib *Library) planSite(phase core.Phase, r *core.Request, buf []core.Handler) Job {
+func (lib *Library) planSite(phase core.Phase, r *core.Request) Job {
 	s := lib.Site
 	if r.ContentLength > s.Limits.WithDefaults().MaxBody && phase != core.Log {
 		// Refused in the first phase Go runs, before any handler reads

@@ -76,7 +76,7 @@ func anyhost_init(h *C.ah_host, cVersion C.int, specs *C.char, n C.long, gomaxpr
 // pooled one.
 func (lib *library) acquire(handle C.uintptr_t) *reqState {
 	if handle != 0 {
-		if st := lib.slots.get(uintptr(handle)); st != nil {
+		if st := lib.slots.Get(uintptr(handle)); st != nil {
 			return st
 		}
 	}
@@ -88,7 +88,7 @@ func (lib *library) acquire(handle C.uintptr_t) *reqState {
 func (lib *library) keep(st *reqState, handle *C.uintptr_t, last bool) {
 	if last {
 		if st.handle != 0 {
-			lib.slots.drop(st.handle)
+			lib.slots.Drop(st.handle)
 		}
 		*handle = 0
 		st.reset()
@@ -96,7 +96,7 @@ func (lib *library) keep(st *reqState, handle *C.uintptr_t, last bool) {
 		return
 	}
 	if st.handle == 0 {
-		st.handle = lib.slots.put(st)
+		st.handle = lib.slots.Put(st)
 	}
 	*handle = C.uintptr_t(st.handle)
 }
@@ -127,7 +127,7 @@ func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, flags C.int
 		if v := recover(); v != nil {
 			panicked(st, v)
 			if st != nil && st.handle != 0 {
-				lib.slots.drop(st.handle)
+				lib.slots.Drop(st.handle)
 			}
 			*state = 0 // never reuse a state a panic left half-done
 			rc = http.StatusInternalServerError
@@ -227,7 +227,7 @@ func anyhost_release(state C.uintptr_t) {
 	if lib == nil || state == 0 {
 		return
 	}
-	if st := lib.slots.drop(uintptr(state)); st != nil {
+	if st := lib.slots.Drop(uintptr(state)); st != nil {
 		st.reset()
 		lib.pool.Put(st)
 	}

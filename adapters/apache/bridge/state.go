@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/textproto"
-	"sync"
 	"unsafe"
 
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/core/host"
+	"github.com/anyhost/anyhost/internal/inproc"
 	"github.com/anyhost/anyhost/internal/wire"
 )
 
@@ -28,8 +27,7 @@ type reqState struct {
 	req      core.Request
 	in       wire.Request
 	rd       wire.Reader
-	header   http.Header
-	vals     []string
+	hdr      inproc.Headers
 	handlers []core.Handler
 	w        responseWriter
 	body     bodyReader
@@ -42,7 +40,7 @@ type reqState struct {
 }
 
 func newState(lib *library) *reqState {
-	st := &reqState{lib: lib, header: make(http.Header)}
+	st := &reqState{lib: lib}
 	st.w.st = st
 	st.w.header = make(http.Header)
 	st.body.st = st
@@ -65,9 +63,8 @@ func (st *reqState) fill(r unsafe.Pointer, rec []byte) error {
 	st.r = r
 	st.rd.Reset(bytes.Clone(rec))
 	st.rd.ReadRequest(&st.in)
-	clear(st.header)
-	st.vals = st.vals[:0]
-	st.rd.Pairs(st.addHeader)
+	st.hdr.Reset()
+	st.rd.Pairs(st.hdr.Add)
 	notes := st.req.Notes()
 	clear(notes)
 	st.rd.Pairs(st.req.SetNote)
@@ -79,7 +76,7 @@ func (st *reqState) fill(r unsafe.Pointer, rec []byte) error {
 	req.Path = core.CleanPath(q.Path)
 	req.Scheme = q.Scheme
 	req.RemoteAddr = q.RemoteAddr
-	req.Header = st.header
+	req.Header = st.hdr.Map
 	req.ContentLength = q.ContentLength
 	req.User, req.AuthType = q.User, q.AuthType
 	req.Adapter = "apache"
@@ -88,27 +85,9 @@ func (st *reqState) fill(r unsafe.Pointer, rec []byte) error {
 	host.SetEnvLoader(req, st.loadEnv)
 	host.SetPanicLog(req, &st.lib.panics)
 	clear(st.w.header)
-	st.logger = st.logger.Level(zerologLevel(q.LogLevel))
+	st.logger = st.logger.Level(inproc.ZerologLevel(q.LogLevel))
 	host.Bind(req, &st.w, nil, &st.logger)
 	return nil
-}
-
-// addHeader adds a request header, keeping Host out of the map as net/http
-// does. Values are slices of one reused array, so filling allocates nothing
-// once the arrays have grown.
-func (st *reqState) addHeader(k, v string) {
-	k = textproto.CanonicalMIMEHeaderKey(k)
-	if k == "Host" {
-		return
-	}
-	st.vals = append(st.vals, v)
-	n := len(st.vals)
-	if old, ok := st.header[k]; ok {
-		// Apache merges repeated headers; a second entry is rare.
-		st.header[k] = append(old[:len(old):len(old)], v)
-		return
-	}
-	st.header[k] = st.vals[n-1 : n : n]
 }
 
 func (st *reqState) fetchEnv() map[string]string {
@@ -336,85 +315,6 @@ func (l *logWriter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
 	for n > 0 && p[n-1] == '\n' {
 		n--
 	}
-	l.st.lib.apache.log(l.st.r, aplogLevel(level), p[:n])
+	l.st.lib.apache.log(l.st.r, inproc.AplogLevel(level), p[:n])
 	return len(p), nil
-}
-
-// Apache's APLOG levels: 0 emerg ... 3 err, 4 warning, 5 notice, 6 info,
-// 7 debug, 8+ trace.
-func zerologLevel(aplog uint32) zerolog.Level {
-	switch {
-	case aplog >= 8:
-		return zerolog.TraceLevel
-	case aplog == 7:
-		return zerolog.DebugLevel
-	case aplog == 6:
-		return zerolog.InfoLevel
-	case aplog >= 4:
-		return zerolog.WarnLevel
-	case aplog == 3:
-		return zerolog.ErrorLevel
-	}
-	return zerolog.FatalLevel
-}
-
-func aplogLevel(l zerolog.Level) int {
-	switch l {
-	case zerolog.TraceLevel:
-		return 8
-	case zerolog.DebugLevel:
-		return 7
-	case zerolog.InfoLevel:
-		return 6
-	case zerolog.WarnLevel:
-		return 4
-	case zerolog.ErrorLevel:
-		return 3
-	}
-	return 2
-}
-
-// slots hold the states C keeps a handle to between phases.
-type slots struct {
-	mu    sync.Mutex
-	items []*reqState
-	free  []int
-}
-
-func (s *slots) put(st *reqState) uintptr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var i int
-	if n := len(s.free); n > 0 {
-		i = s.free[n-1]
-		s.free = s.free[:n-1]
-		s.items[i] = st
-	} else {
-		i = len(s.items)
-		s.items = append(s.items, st)
-	}
-	return uintptr(i + 1)
-}
-
-func (s *slots) get(h uintptr) *reqState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := int(h) - 1
-	if i < 0 || i >= len(s.items) {
-		return nil
-	}
-	return s.items[i]
-}
-
-func (s *slots) drop(h uintptr) *reqState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := int(h) - 1
-	if i < 0 || i >= len(s.items) || s.items[i] == nil {
-		return nil
-	}
-	st := s.items[i]
-	s.items[i] = nil
-	s.free = append(s.free, i)
-	return st
 }

@@ -24,7 +24,7 @@ type library struct {
 }
 
 func newLibrary(notifyFD int, specs []wire.Spec, serverRoot string) (*library, int, error) {
-	built, mask, err := inproc.Build(specs, serverRoot, directive, nil)
+	built, mask, err := inproc.Build(specs, serverRoot, inproc.Directives{Phase: directive, Site: "anyhost_site"}, nil)
 	lib := &library{Library: built, ready: readyQueue{fd: notifyFD}}
 	lib.pool.New = func() any { return newState(lib) }
 	return lib, mask, err

@@ -102,7 +102,7 @@ func (st *reqState) start(r unsafe.Pointer, phase core.Phase, ids []int32, rec, 
 		st.req.Log().Error().Err(err).Msg("nginx bridge: bad request record")
 		return http.StatusInternalServerError, false
 	}
-	st.job = st.lib.Plan(phase, &st.req, ids, st.buf)
+	st.job = st.lib.Plan(phase, &st.req, ids, &st.buf)
 	if !st.job.Runs() {
 		return st.job.Status(), false
 	}
