@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests and benchmarks start or drive.
-DEB_PACKAGES := apache2 apache2-dev apache2-utils nginx lighttpd wrk curl ca-certificates slapd ldap-utils postgresql redis-server systemd python3 perl
+DEB_PACKAGES := apache2 apache2-dev apache2-utils nginx nginx-dev lighttpd wrk curl ca-certificates slapd ldap-utils postgresql redis-server systemd python3 perl
 OUT := out
 
 .PHONY: all deps bench-deps test lint vet unit bench build demo clean

@@ -405,3 +405,17 @@ func GoServer(pkg, bin string, args func(addr string) []string, path string) fun
 		return &Running{URL: url, PIDs: child.PIDs, Stop: child.Stop}, nil
 	}
 }
+
+// outputIn runs a command in dir and returns its standard output; the
+// error carries its standard error.
+func outputIn(ctx context.Context, dir, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}

@@ -51,5 +51,6 @@ func targets() []Target {
 	// Apache groups (apache.go): per MPM, one httpd with anyhost, a static
 	// file, mod_proxy_http and CGI; then one httpd per embedded language.
 	ts = append(ts, apacheTargets()...)
-	return append(ts, nginxTargets()...)
+	ts = append(ts, nginxTargets()...)
+	return append(ts, nginxModuleTargets()...)
 }
