@@ -17,10 +17,11 @@ import (
 // library is what anyhost_ngx_init built for this worker.
 type library struct {
 	*inproc.Library
-	slots  inproc.Slots[reqState]
-	pool   sync.Pool
-	ready  readyQueue
-	panics host.PanicLog
+	slots   inproc.Slots[reqState]
+	pool    sync.Pool
+	ready   readyQueue
+	workers workers
+	panics  host.PanicLog
 }
 
 func newLibrary(notifyFD int, specs []wire.Spec, serverRoot string) (*library, int, error) {

@@ -120,7 +120,7 @@ func (st *reqState) start(r unsafe.Pointer, phase core.Phase, ids []int32, rec, 
 	st.mu.Lock()
 	st.running, st.done, st.delivered = true, false, false
 	st.mu.Unlock()
-	go st.run()
+	st.lib.workers.run(st)
 	return 0, true
 }
 
