@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 
 	"github.com/anyhost/anyhost/internal/inproc"
-	"github.com/anyhost/anyhost/internal/wire"
 )
 
 //go:embed module/mod_anyhost.c bridge/anyhost_bridge.h
@@ -52,33 +51,19 @@ func Build(ctx context.Context, o BuildOptions) error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return err
+	err := inproc.BuildInto(o.OutDir, func(tmp string) error {
+		fmt.Fprintln(o.Log, "building mod_anyhost.so with apxs")
+		if err := buildModule(ctx, tmp, o.Log); err != nil {
+			return err
+		}
+		lib := inproc.GoLibrary{Command: "anyhost apache build", Bridge: "github.com/anyhost/anyhost/adapters/apache/bridge",
+			Packages: o.Packages, Log: o.Log}
+		return lib.Build(ctx, tmp)
+	}, NamesFile, LibraryFile, ModuleFile)
+	if err == nil {
+		fmt.Fprintf(o.Log, "installed %s, %s and %s in %s\n", ModuleFile, LibraryFile, NamesFile, o.OutDir)
 	}
-	out, err := filepath.Abs(o.OutDir)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(out, ".build-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-
-	fmt.Fprintln(o.Log, "building mod_anyhost.so with apxs")
-	if err := buildModule(ctx, tmp, o.Log); err != nil {
-		return err
-	}
-	lib := inproc.GoLibrary{Command: "anyhost apache build", Bridge: "github.com/anyhost/anyhost/adapters/apache/bridge",
-		Packages: o.Packages, Log: o.Log}
-	if err := lib.Build(ctx, tmp); err != nil {
-		return err
-	}
-	if err := inproc.Install(tmp, out, NamesFile, LibraryFile, ModuleFile); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.Log, "installed %s, %s and %s in %s\n", ModuleFile, LibraryFile, NamesFile, out)
-	return nil
+	return err
 }
 
 func buildModule(ctx context.Context, dir string, log io.Writer) error {
@@ -86,16 +71,7 @@ func buildModule(ctx context.Context, dir string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"module/mod_anyhost.c", "bridge/anyhost_bridge.h"} {
-		b, err := moduleSource.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, wire.CHeaderFile), []byte(wire.CHeader), 0o644); err != nil {
+	if err := inproc.WriteSources(moduleSource, dir, "module/mod_anyhost.c", "bridge/anyhost_bridge.h"); err != nil {
 		return err
 	}
 	if err := inproc.Run(ctx, dir, log, apxs, "-c", "-Wc,-Wall", "-Wc,-Werror", "mod_anyhost.c"); err != nil {

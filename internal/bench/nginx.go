@@ -79,7 +79,7 @@ func nginxBinary() string {
 
 // nginxTargets returns the nginx group.
 func nginxTargets() []Target {
-	inst := &nginxShared{}
+	inst := &nginxShared{name: "nginx", start: startNginx}
 	const cpuNote = "; CPU: the instance's cgroup (nginx master+workers, anyhost, barehello)"
 	row := func(name, path string, auth, baseline bool, notes string) Target {
 		return Target{Name: name, Group: nginxGroup, Baseline: baseline, Notes: notes, Start: inst.row(path, auth, 0)}
@@ -130,16 +130,18 @@ func nginxVersions(selected []Target) []string {
 	return nil
 }
 
-// nginxShared is the group's nginx instance (see shared).
+// nginxShared is a group's nginx instance (see shared), started by start.
 type nginxShared struct {
 	shared[*nginxInstance]
+	name  string
+	start func(ctx context.Context, workDir string) (*nginxInstance, error)
 }
 
 type nginxInstance struct {
-	nginx, anyhost *Child
-	backend        *Running
+	nginx, anyhost *Child   // anyhost: nil for the module's instance
+	backend        *Running // nil for the module's instance
 	cgroup         string
-	prefix         string
+	dir, prefix    string
 	base           string // http://127.0.0.1:PORT
 
 	errorLog *logFollower
@@ -147,7 +149,7 @@ type nginxInstance struct {
 
 func (s *nginxShared) row(path string, auth bool, conns int) func(context.Context, string) (*Running, error) {
 	return func(ctx context.Context, workDir string) (*Running, error) {
-		inst, err := s.acquire(func() (*nginxInstance, error) { return startNginx(ctx, workDir) })
+		inst, err := s.acquire(func() (*nginxInstance, error) { return s.start(ctx, workDir) })
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +170,7 @@ func (s *nginxShared) row(path string, auth bool, conns int) func(context.Contex
 	}
 }
 
-func (s *nginxShared) release() error { return s.shared.release("nginx") }
+func (s *nginxShared) release() error { return s.shared.release(s.name) }
 
 // startNginx builds anyhost, starts barehello and `anyhost serve --adapter
 // nginx` in a new cgroup, writes the nginx.conf and starts nginx in the
@@ -178,44 +180,19 @@ func startNginx(ctx context.Context, workDir string) (_ *nginxInstance, err erro
 	if err != nil {
 		return nil, err
 	}
-	// nginx's workers run as www-data: the socket directory and the prefix
-	// (static file) must be reachable.
-	dir := filepath.Join(workDir, "nginx")
-	prefix := filepath.Join(dir, "prefix")
-	html := filepath.Join(prefix, "html")
-	if err := os.MkdirAll(html, 0o755); err != nil {
-		return nil, err
-	}
-	for _, d := range []string{workDir, dir, prefix, html} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(html, "static.txt"), []byte(helloBody), 0o644); err != nil {
-		return nil, err
-	}
-	script := filepath.Join(dir, "hello.py")
-	if err := os.WriteFile(script, []byte(seedHelloPy), 0o755); err != nil {
-		return nil, err
-	}
-	site := filepath.Join(dir, "site.toml")
-	if err := os.WriteFile(site, []byte(fmt.Sprintf(nginxSite, script)), 0o644); err != nil {
-		return nil, err
-	}
-	port, err := FreePort()
+	script := filepath.Join(workDir, "nginx", "hello.py")
+	inst, err := newNginxInstance(workDir, "nginx", fmt.Sprintf(nginxSite, script))
 	if err != nil {
 		return nil, err
 	}
-	inst := &nginxInstance{prefix: prefix, base: fmt.Sprintf("http://127.0.0.1:%d", port),
-		errorLog: &logFollower{path: filepath.Join(prefix, "error.log")}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, inst.stop())
 		}
 	}()
-	if inst.cgroup, err = newCgroup("nginx"); err != nil {
-		logf("warning: no cgroup for the nginx instance (%v): its CPU comes from /proc", err)
-		inst.cgroup = ""
+	dir, prefix, html, site := inst.dir, inst.prefix, filepath.Join(inst.prefix, "html"), filepath.Join(inst.dir, "site.toml")
+	if err := os.WriteFile(script, []byte(seedHelloPy), 0o755); err != nil {
+		return nil, err
 	}
 	if inst.backend, err = startBackend(ctx, workDir, inst.cgroup); err != nil {
 		return nil, fmt.Errorf("barehello for proxy_pass: %w", err)
@@ -232,33 +209,71 @@ func startNginx(ctx context.Context, workDir string) (_ *nginxInstance, err erro
 		return nil, err
 	}
 
-	cmd := exec.CommandContext(ctx, exe, append([]string{"nginx", "conf"}, append(listen,
-		"--full", "--prefix", prefix, "--server-listen", fmt.Sprintf("127.0.0.1:%d", port))...)...)
-	cmd.Dir = repoRoot
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := outputIn(ctx, repoRoot, exe, append([]string{"nginx", "conf"}, append(listen,
+		"--full", "--prefix", prefix, "--server-listen", strings.TrimPrefix(inst.base, "http://"))...)...)
 	if err != nil {
-		return nil, fmt.Errorf("anyhost nginx conf: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, err
 	}
 	conf, err := nginxBenchConf(string(out), html, strings.TrimSuffix(inst.backend.URL, "/hello"))
 	if err != nil {
 		return nil, err
 	}
-	confPath := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+	if err := inst.startNginx(ctx, workDir, "nginx", conf); err != nil {
 		return nil, err
-	}
-	if inst.nginx, err = StartChildIn(workDir, "nginx", inst.cgroup, nginxBinary(),
-		"-p", prefix, "-c", "nginx.conf", "-e", filepath.Join(prefix, "error.log"), "-g", "daemon off;"); err != nil {
-		return nil, err
-	}
-	if err := WaitAnswers(ctx, inst.base+"/static.txt", 30*time.Second, inst.nginx); err != nil {
-		return nil, fmt.Errorf("%w%s", err, inst.errorLogNote())
 	}
 	logf("  nginx -p %s -c nginx.conf (pid %d), anyhost (pid %d), barehello %s", prefix,
 		inst.nginx.Cmd.Process.Pid, inst.anyhost.Cmd.Process.Pid, inst.backend.URL)
 	return inst, nil
+}
+
+// newNginxInstance lays out an instance's directories under workDir/name
+// (reachable by nginx's workers, www-data), with html/static.txt and the
+// site file, picks its port and makes its cgroup.
+func newNginxInstance(workDir, name, site string) (*nginxInstance, error) {
+	dir := filepath.Join(workDir, name)
+	prefix := filepath.Join(dir, "prefix")
+	html := filepath.Join(prefix, "html")
+	if err := os.MkdirAll(html, 0o755); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{workDir, dir, prefix, html} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(html, "static.txt"), []byte(helloBody), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "site.toml"), []byte(site), 0o644); err != nil {
+		return nil, err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	inst := &nginxInstance{dir: dir, prefix: prefix, base: fmt.Sprintf("http://127.0.0.1:%d", port),
+		errorLog: &logFollower{path: filepath.Join(prefix, "error.log")}}
+	if inst.cgroup, err = newCgroup(name); err != nil {
+		logf("warning: no cgroup for the %s instance (%v): its CPU comes from /proc", name, err)
+		inst.cgroup = ""
+	}
+	return inst, nil
+}
+
+// startNginx writes conf as the instance's nginx.conf, starts nginx in its
+// cgroup and waits until it serves the static file.
+func (n *nginxInstance) startNginx(ctx context.Context, workDir, name, conf string) (err error) {
+	if err := os.WriteFile(filepath.Join(n.prefix, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	if n.nginx, err = StartChildIn(workDir, name, n.cgroup, nginxBinary(),
+		"-p", n.prefix, "-c", "nginx.conf", "-e", filepath.Join(n.prefix, "error.log"), "-g", "daemon off;"); err != nil {
+		return err
+	}
+	if err := WaitAnswers(ctx, n.base+"/static.txt", 30*time.Second, n.nginx); err != nil {
+		return fmt.Errorf("%w%s", err, n.errorLogNote())
+	}
+	return nil
 }
 
 var (
@@ -405,8 +420,13 @@ func (n *nginxInstance) pids() []int {
 	if len(p) == 0 {
 		return nil // nginx is gone: the row has no server
 	}
-	p = append(p, n.anyhost.PIDs()...)
-	return append(p, n.backend.PIDs()...)
+	if n.anyhost != nil {
+		p = append(p, n.anyhost.PIDs()...)
+	}
+	if n.backend != nil {
+		p = append(p, n.backend.PIDs()...)
+	}
+	return p
 }
 
 var nginxLogProblemRe = regexp.MustCompile(`\[(error|crit|alert|emerg)\]|exited on signal`)
@@ -416,7 +436,7 @@ var nginxLogProblemRe = regexp.MustCompile(`\[(error|crit|alert|emerg)\]|exited 
 // process exited.
 func (n *nginxInstance) check() error {
 	n.settle()
-	if n.anyhost.Exited() {
+	if n.anyhost != nil && n.anyhost.Exited() {
 		return fmt.Errorf("anyhost serve --adapter nginx exited%s", stderrNote(n.anyhost))
 	}
 	b, err := n.errorLog.newLines()

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -42,9 +41,9 @@ content = ["demo.private"]
 `
 
 func nginxModuleTargets() []Target {
-	inst := &nginxModuleShared{}
+	inst := &nginxShared{name: "nginx-module", start: startNginxModule}
 	row := func(name, path string, auth, baseline bool, notes string) Target {
-		return Target{Name: name, Group: nginxModuleGroup, Baseline: baseline, Notes: notes, Start: inst.row(path, auth)}
+		return Target{Name: name, Group: nginxModuleGroup, Baseline: baseline, Notes: notes, Start: inst.row(path, auth, 0)}
 	}
 	return []Target{
 		row("static file", "/static.txt", false, true,
@@ -58,42 +57,9 @@ func nginxModuleTargets() []Target {
 	}
 }
 
-type nginxModuleShared struct {
-	shared[*nginxModuleInstance]
-}
-
-type nginxModuleInstance struct {
-	nginx    *Child
-	cgroup   string
-	prefix   string
-	base     string
-	errorLog *logFollower
-}
-
-func (s *nginxModuleShared) row(path string, auth bool) func(context.Context, string) (*Running, error) {
-	return func(ctx context.Context, workDir string) (*Running, error) {
-		inst, err := s.acquire(func() (*nginxModuleInstance, error) { return startNginxModule(ctx, workDir) })
-		if err != nil {
-			return nil, err
-		}
-		var headers []string
-		if auth {
-			headers = []string{nginxAuthHeader}
-		}
-		url := inst.base + path
-		if err := checkNginxRow(ctx, url, headers); err != nil {
-			return nil, errors.Join(fmt.Errorf("%w%s", err, inst.errorLogNote()), s.shared.release("nginx-module"))
-		}
-		var once sync.Once
-		return &Running{URL: url, Headers: headers, PIDs: inst.pids, Cgroup: inst.cgroup, Check: inst.check,
-			Stop: func() (err error) {
-				once.Do(func() { err = s.shared.release("nginx-module") })
-				return err
-			}}, nil
-	}
-}
-
-func startNginxModule(ctx context.Context, workDir string) (_ *nginxModuleInstance, err error) {
+// startNginxModule builds the module and library once, and starts nginx on
+// the product's module configuration with the static file added.
+func startNginxModule(ctx context.Context, workDir string) (_ *nginxInstance, err error) {
 	exe, err := GoBuild(ctx, workDir, "./cmd/anyhost", "anyhost")
 	if err != nil {
 		return nil, err
@@ -106,45 +72,22 @@ func startNginxModule(ctx context.Context, workDir string) (_ *nginxModuleInstan
 			return err
 		}
 		logf("built the nginx module and library in %.1fs", time.Since(start).Seconds())
-		return nil
+		return os.Chmod(libDir, 0o755)
 	}); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(workDir, "nginx-module")
-	prefix := filepath.Join(dir, "prefix")
-	html := filepath.Join(prefix, "html")
-	if err := os.MkdirAll(html, 0o755); err != nil {
-		return nil, err
-	}
-	for _, d := range []string{workDir, dir, prefix, html, libDir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(html, "static.txt"), []byte(helloBody), 0o644); err != nil {
-		return nil, err
-	}
-	site := filepath.Join(dir, "site.toml")
-	if err := os.WriteFile(site, []byte(nginxModuleSite), 0o644); err != nil {
-		return nil, err
-	}
-	port, err := FreePort()
+	inst, err := newNginxInstance(workDir, "nginx-module", nginxModuleSite)
 	if err != nil {
 		return nil, err
 	}
-	inst := &nginxModuleInstance{prefix: prefix, base: fmt.Sprintf("http://127.0.0.1:%d", port),
-		errorLog: &logFollower{path: filepath.Join(prefix, "error.log")}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, inst.stop())
 		}
 	}()
-	if inst.cgroup, err = newCgroup("nginx-module"); err != nil {
-		logf("warning: no cgroup for the nginx-module instance (%v): its CPU comes from /proc", err)
-		inst.cgroup = ""
-	}
-	out, err := outputIn(ctx, repoRoot, exe, "nginx", "conf", "--mode", "module", "--lib-dir", libDir, "--config", site,
-		"--full", "--prefix", prefix, "--server-listen", fmt.Sprintf("127.0.0.1:%d", port))
+	out, err := outputIn(ctx, repoRoot, exe, "nginx", "conf", "--mode", "module", "--lib-dir", libDir,
+		"--config", filepath.Join(inst.dir, "site.toml"), "--full", "--prefix", inst.prefix,
+		"--server-listen", strings.TrimPrefix(inst.base, "http://"))
 	if err != nil {
 		return nil, err
 	}
@@ -163,55 +106,10 @@ func startNginxModule(ctx context.Context, workDir string) (_ *nginxModuleInstan
         }
     }
 }
-`, html, helloType))
-	if err := os.WriteFile(filepath.Join(prefix, "nginx.conf"), []byte(conf), 0o644); err != nil {
+`, filepath.Join(inst.prefix, "html"), helloType))
+	if err := inst.startNginx(ctx, workDir, "nginx (module)", conf); err != nil {
 		return nil, err
 	}
-	if inst.nginx, err = StartChildIn(workDir, "nginx (module)", inst.cgroup, nginxBinary(),
-		"-p", prefix, "-c", "nginx.conf", "-e", filepath.Join(prefix, "error.log"), "-g", "daemon off;"); err != nil {
-		return nil, err
-	}
-	if err := WaitAnswers(ctx, inst.base+"/static.txt", 30*time.Second, inst.nginx); err != nil {
-		return nil, fmt.Errorf("%w%s", err, inst.errorLogNote())
-	}
-	logf("  nginx (module) -p %s -c nginx.conf (pid %d)", prefix, inst.nginx.Cmd.Process.Pid)
+	logf("  nginx (module) -p %s -c nginx.conf (pid %d)", inst.prefix, inst.nginx.Cmd.Process.Pid)
 	return inst, nil
-}
-
-func (n *nginxModuleInstance) pids() []int { return n.nginx.PIDs() }
-
-func (n *nginxModuleInstance) check() error {
-	b, err := n.errorLog.newLines()
-	if err != nil {
-		return err
-	}
-	var bad []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if nginxLogProblemRe.MatchString(l) {
-			bad = append(bad, "    "+l)
-		}
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("nginx (module) logged errors during the run:\n%s", strings.Join(bad[:min(len(bad), 10)], "\n"))
-	}
-	return nil
-}
-
-func (n *nginxModuleInstance) errorLogNote() string {
-	p := filepath.Join(n.prefix, "error.log")
-	if tail := fileTail(p, 2000); tail != "" {
-		return "; " + p + ":\n" + indent(tail, "    ")
-	}
-	return ""
-}
-
-func (n *nginxModuleInstance) stop() error {
-	var errs []error
-	if n.nginx != nil {
-		errs = append(errs, n.nginx.Stop())
-	}
-	if n.cgroup != "" {
-		errs = append(errs, removeCgroup(n.cgroup))
-	}
-	return errors.Join(errs...)
 }

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/anyhost/anyhost/internal/wire"
 )
 
 // LibraryFile is the Go handler library's file name in a library
@@ -168,4 +171,40 @@ func Run(ctx context.Context, dir string, log io.Writer, name string, args ...st
 		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, buf.String())
 	}
 	return nil
+}
+
+// BuildInto runs build in a fresh directory inside outDir (so that the
+// renames stay on one file system), then installs files from it (Install).
+func BuildInto(outDir string, build func(tmp string) error, files ...string) error {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	out, err := filepath.Abs(outDir)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(out, ".build-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := build(tmp); err != nil {
+		return err
+	}
+	return Install(tmp, out, files...)
+}
+
+// WriteSources writes a C module's embedded sources (by base name) and the
+// record header anyhost_wire.h into dir, for the C compiler.
+func WriteSources(src fs.FS, dir string, files ...string) error {
+	for _, f := range files {
+		b, err := fs.ReadFile(src, f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, wire.CHeaderFile), []byte(wire.CHeader), 0o644)
 }

@@ -16,10 +16,35 @@ import (
 	"github.com/anyhost/anyhost/internal/wrk"
 )
 
-var apacheBuild struct {
+var apacheBuild libBuild
+
+// libBuild is a library directory built once per test binary.
+type libBuild struct {
 	once sync.Once
 	dir  string
 	err  error
+}
+
+// get runs `anyhost ARGS... -o DIR` once, in a fresh world-traversable
+// directory (the web server's workers run as www-data), and returns DIR.
+func (b *libBuild) get(t testing.TB, args ...string) string {
+	t.Helper()
+	bin := AnyhostBinary(t)
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "anyhost-lib-"); b.err != nil {
+			return
+		}
+		os.Chmod(b.dir, 0o755)
+		cmd := exec.Command(bin, append(args, "-o", b.dir)...)
+		cmd.Dir = ModuleRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("anyhost %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.dir
 }
 
 // ApacheLibDir builds mod_anyhost.so and the Go library once per test
@@ -27,24 +52,7 @@ var apacheBuild struct {
 func ApacheLibDir(t testing.TB) string {
 	t.Helper()
 	NeedBinary(t, "apxs", "apxs2")
-	bin := AnyhostBinary(t)
-	apacheBuild.once.Do(func() {
-		// World-traversable: Apache's children run as www-data.
-		apacheBuild.dir, apacheBuild.err = os.MkdirTemp("", "anyhost-apache-lib-")
-		if apacheBuild.err != nil {
-			return
-		}
-		os.Chmod(apacheBuild.dir, 0o755)
-		cmd := exec.Command(bin, "apache", "build", "-o", apacheBuild.dir)
-		cmd.Dir = ModuleRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			apacheBuild.err = fmt.Errorf("anyhost apache build: %v\n%s", err, out)
-		}
-	})
-	if apacheBuild.err != nil {
-		t.Fatal(apacheBuild.err)
-	}
-	return apacheBuild.dir
+	return apacheBuild.get(t, "apache", "build")
 }
 
 // Apache is a running httpd.

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,11 +13,7 @@ import (
 	"github.com/anyhost/anyhost/handlers/demo"
 )
 
-var nginxModuleBuild struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+var nginxModuleBuild libBuild
 
 // NginxModuleLibDir builds the nginx module and the Go library (with the
 // gate and greet handlers) once per test binary with the real `anyhost
@@ -33,27 +28,10 @@ func NginxModuleLibDir(t testing.TB) string {
 		}
 		t.Skip(msg)
 	}
-	bin := AnyhostBinary(t)
-	nginxModuleBuild.once.Do(func() {
-		// World-traversable: nginx's workers run as www-data.
-		nginxModuleBuild.dir, nginxModuleBuild.err = os.MkdirTemp("", "anyhost-nginx-lib-")
-		if nginxModuleBuild.err != nil {
-			return
-		}
-		os.Chmod(nginxModuleBuild.dir, 0o755)
-		// With the handlers the module's tests need (a gate that holds
-		// requests, and the example a library swap adds).
-		cmd := exec.Command(bin, "nginx", "build", "-o", nginxModuleBuild.dir,
-			"--pkg", "github.com/anyhost/anyhost/internal/testhost/gate", "--pkg", "github.com/anyhost/anyhost/examples/greet")
-		cmd.Dir = ModuleRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			nginxModuleBuild.err = fmt.Errorf("anyhost nginx build: %v\n%s", err, out)
-		}
-	})
-	if nginxModuleBuild.err != nil {
-		t.Fatal(nginxModuleBuild.err)
-	}
-	return nginxModuleBuild.dir
+	// With the handlers the module's tests need (a gate that holds
+	// requests, and the example a library swap takes away).
+	return nginxModuleBuild.get(t, "nginx", "build",
+		"--pkg", "github.com/anyhost/anyhost/internal/testhost/gate", "--pkg", "github.com/anyhost/anyhost/examples/greet")
 }
 
 // NginxModuleOptions describe an nginx running the module.

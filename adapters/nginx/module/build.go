@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	"github.com/anyhost/anyhost/internal/inproc"
-	"github.com/anyhost/anyhost/internal/wire"
 )
 
 //go:embed ngx/ngx_http_anyhost_module.c ngx/config bridge/anyhost_ngx.h
@@ -83,33 +82,19 @@ func Build(ctx context.Context, o BuildOptions) error {
 				bin, runVersion, o.Source, srcVersion, srcVersion, runVersion)
 		}
 	}
-	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return err
+	err = inproc.BuildInto(o.OutDir, func(tmp string) error {
+		fmt.Fprintf(o.Log, "building %s against nginx %s (%s)\n", ModuleFile, srcVersion, o.Source)
+		if err := buildModule(ctx, o.Source, tmp, o.Log); err != nil {
+			return err
+		}
+		lib := inproc.GoLibrary{Command: "anyhost nginx build", Bridge: "github.com/anyhost/anyhost/adapters/nginx/module/bridge",
+			Packages: o.Packages, Log: o.Log}
+		return lib.Build(ctx, tmp)
+	}, NamesFile, LibraryFile, ModuleFile)
+	if err == nil {
+		fmt.Fprintf(o.Log, "installed %s, %s and %s in %s\n", ModuleFile, LibraryFile, NamesFile, o.OutDir)
 	}
-	out, err := filepath.Abs(o.OutDir)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(out, ".build-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-
-	fmt.Fprintf(o.Log, "building %s against nginx %s (%s)\n", ModuleFile, srcVersion, o.Source)
-	if err := buildModule(ctx, o.Source, tmp, o.Log); err != nil {
-		return err
-	}
-	lib := inproc.GoLibrary{Command: "anyhost nginx build", Bridge: "github.com/anyhost/anyhost/adapters/nginx/module/bridge",
-		Packages: o.Packages, Log: o.Log}
-	if err := lib.Build(ctx, tmp); err != nil {
-		return err
-	}
-	if err := inproc.Install(tmp, out, NamesFile, LibraryFile, ModuleFile); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.Log, "installed %s, %s and %s in %s\n", ModuleFile, LibraryFile, NamesFile, out)
-	return nil
+	return err
 }
 
 // buildModule configures a copy of nginx's build tree with the flags the
@@ -124,16 +109,7 @@ func buildModule(ctx context.Context, source, tmp string, log io.Writer) error {
 	if err := os.Mkdir(mod, 0o755); err != nil {
 		return err
 	}
-	for _, f := range []string{"ngx/ngx_http_anyhost_module.c", "ngx/config", "bridge/anyhost_ngx.h"} {
-		b, err := moduleSource.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(mod, filepath.Base(f)), b, 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(mod, wire.CHeaderFile), []byte(wire.CHeader), 0o644); err != nil {
+	if err := inproc.WriteSources(moduleSource, mod, "ngx/ngx_http_anyhost_module.c", "ngx/config", "bridge/anyhost_ngx.h"); err != nil {
 		return err
 	}
 	flags := ""

@@ -512,28 +512,32 @@ static ahn_ctx_t *ahn_ctx(ngx_http_request_t *r)
 
 /* ---- packing the request for Go ---- */
 
+/* next_header walks a header list: *part starts at &list->part, *i at 0;
+ * NULL at the end. */
+static ngx_table_elt_t *next_header(ngx_list_part_t **part, ngx_uint_t *i)
+{
+    while (*i >= (*part)->nelts) {
+        if ((*part)->next == NULL)
+            return NULL;
+        *part = (*part)->next;
+        *i = 0;
+    }
+    return (ngx_table_elt_t *)(*part)->elts + (*i)++;
+}
+
 static void put_headers(ah_packer *w, ngx_list_t *list)
 {
     ngx_list_part_t *part = &list->part;
-    ngx_table_elt_t *h = part->elts;
+    ngx_table_elt_t *h;
     size_t count = w->n;
     uint32_t n = 0;
-    ngx_uint_t i;
+    ngx_uint_t i = 0;
     ah_put_u32(w, 0);
-    for (i = 0;; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL)
-                break;
-            part = part->next;
-            h = part->elts;
-            i = 0;
-            if (part->nelts == 0)
-                continue;
-        }
-        if (h[i].hash == 0)
+    while ((h = next_header(&part, &i)) != NULL) {
+        if (h->hash == 0)
             continue;
-        ah_put_str(w, (char *)h[i].key.data, h[i].key.len);
-        ah_put_str(w, (char *)h[i].value.data, h[i].value.len);
+        ah_put_str(w, (char *)h->key.data, h->key.len);
+        ah_put_str(w, (char *)h->value.data, h->value.len);
         n++;
     }
     ah_put_u32_at(w, count, n);
@@ -713,20 +717,11 @@ static int name_is(const ah_op *op, const char *name)
 static void unset_header(ngx_http_request_t *r, const ah_op *op)
 {
     ngx_list_part_t *part = &r->headers_out.headers.part;
-    ngx_table_elt_t *h = part->elts;
-    ngx_uint_t i;
-    for (i = 0;; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL)
-                break;
-            part = part->next;
-            h = part->elts;
-            i = 0;
-            if (part->nelts == 0)
-                continue;
-        }
-        if (h[i].key.len == op->kl && ngx_strncasecmp(h[i].key.data, (u_char *)op->k, op->kl) == 0)
-            h[i].hash = 0;
+    ngx_table_elt_t *h;
+    ngx_uint_t i = 0;
+    while ((h = next_header(&part, &i)) != NULL) {
+        if (h->key.len == op->kl && ngx_strncasecmp(h->key.data, (u_char *)op->k, op->kl) == 0)
+            h->hash = 0;
     }
     if (name_is(op, "Content-Type")) {
         r->headers_out.content_type.len = 0;
@@ -998,10 +993,8 @@ static ngx_int_t ahn_log(ngx_http_request_t *r)
  * which answers the job's status. */
 static void phase_done(ngx_http_request_t *r, ahn_ctx_t *x, int status)
 {
-    ngx_connection_t *c = r->connection;
     x->result = status;
     x->finished = 1;
-    (void)c;
     ahn_resume(r, x);
     r->write_event_handler(r);
 }
@@ -1056,7 +1049,6 @@ static void ahn_write_handler(ngx_http_request_t *r);
  * to nginx. */
 static void content_end(ngx_http_request_t *r, ahn_ctx_t *x, ngx_int_t rc)
 {
-    ngx_connection_t *c = r->connection;
     ahn_resume(r, x);
     x->content = 0;
     r->write_event_handler = ngx_http_request_empty_handler;
@@ -1078,7 +1070,6 @@ static void content_end(ngx_http_request_t *r, ahn_ctx_t *x, ngx_int_t rc)
     } else {
         ngx_http_finalize_request(r, rc);
     }
-    (void)c;
 }
 
 /* send_head sends the response head the content job wrote. */
