@@ -311,6 +311,7 @@ func TestReloadAndLibrarySwapUnderLoad(t *testing.T) {
 		"v1, then v2 (no greet: that handler fails to build), then v1 again")
 	log := n.ErrorLog()
 	assert.NotContains(t, log, "exited on signal")
+	assert.NotContains(t, log, "[alert]", "old workers leave cleanly (no open socket left behind)")
 	assert.Equal(t, 3, strings.Count(log, "(SIGHUP) received"), "three reloads")
 }
 

@@ -437,6 +437,9 @@ static ngx_int_t ahn_init_process(ngx_cycle_t *cycle)
         goto done;
     }
     go.notify->read->handler = ahn_notify_handler;
+    /* Like nginx's own channel to the master: not a client connection, so
+     * a graceful exit does not report it as an open socket left behind. */
+    go.notify->read->channel = 1;
     go.notify->read->log = cycle->log;
     go.notify->write->log = cycle->log;
     if (ngx_add_event(go.notify->read, NGX_READ_EVENT, 0) != NGX_OK) {
