@@ -276,7 +276,14 @@ func head(o ConfOptions, p func(string, ...any), extra string) (string, error) {
 	in := "    "
 	p(in + "include /etc/nginx/mime.types;")
 	p(in + "default_type application/octet-stream;")
-	p(in+"access_log %s/access.log;", pre)
+	if o.Mode == ModeModule {
+		// $anyhost_user: the user Go authenticated ($remote_user is the
+		// name in the Authorization header, checked or not).
+		p(in + `log_format anyhost '$remote_addr - $anyhost_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';`)
+		p(in+"access_log %s/access.log anyhost;", pre)
+	} else {
+		p(in+"access_log %s/access.log;", pre)
+	}
 	for _, t := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
 		p(in+"%s_temp_path %s/%s_temp;", t, pre, t)
 	}

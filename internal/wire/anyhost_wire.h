@@ -32,6 +32,8 @@
  *   'E' err_headers_out add         'N' notes set       'V' subprocess_env set
  *   'P' uri (path) set              'B' body bytes (value)
  *   'R' local redirect to the path in value (the content phase only)
+ *   nginx's module only: 'L' log line (key: NGX_LOG_* level, decimal)
+ *                        'C' close the connection after the response
  */
 
 #ifndef ANYHOST_WIRE_H

@@ -136,6 +136,8 @@ const (
 	OpPath         = 'P'
 	OpBody         = 'B'
 	OpRedirect     = 'R' // a local redirect to the path in value
+	OpLog          = 'L' // nginx bridge: a log line (key: NGX_LOG_* level)
+	OpClose        = 'C' // nginx bridge: close the connection after the response
 )
 
 // Writer builds a response record in a reusable buffer.

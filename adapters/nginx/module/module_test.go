@@ -89,7 +89,7 @@ func TestAuthProviders(t *testing.T) {
 	site := testhost.WriteAuthSite(t, testhost.NewNginxPrefix(t), testhost.StartSlapd(t), true)
 	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: site.Path})
 	testhost.RunAuthConformance(t, n.Target("nginx-module"), site)
-	assert.Contains(t, readFile(t, filepath.Join(n.Prefix, "access.log")), " carol [", "nginx's access log names the user Go authenticated")
+	assert.Contains(t, readFile(t, filepath.Join(n.Prefix, "access.log")), " - carol [", "the access log names the user Go authenticated")
 }
 
 // What access established reaches content in-process whole: the groups a
@@ -332,4 +332,123 @@ func TestBrokenLibraryAnswers500(t *testing.T) {
 	}
 	assert.Contains(t, n.ErrorLog(), "anyhost: cannot load")
 	assert.NotContains(t, n.ErrorLog(), "exited on signal")
+}
+
+// rawExchange sends request on one connection and returns all it reads
+// until the server closes it or 3 s pass without a byte.
+func rawExchange(t *testing.T, addr, request string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, request)
+	require.NoError(t, err)
+	var out strings.Builder
+	buf := make([]byte, 64<<10)
+	for {
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n, err := c.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			return out.String()
+		}
+	}
+}
+
+// Regressions from an attacker's review of the module: hostile handlers
+// and clients get what the other hosts give them.
+func TestHostileHandlersAndClients(t *testing.T) {
+	site := demoSite(t, gateLocation+`
+[[location]]
+path = "/ph"
+access = [{handler = "demo.status", options = {status = "done", write = "phase wrote this"}}]
+content = ["demo.echo"]
+
+[[location]]
+path = "/pdone"
+header-parser = [{handler = "demo.status", options = {status = "done"}}]
+content = ["demo.echo"]
+`)
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: site, Workers: 1, Server: `
+        location /sat {
+            satisfy any;
+            deny all;
+            anyhost_access_handler demo.status status=declined;
+            anyhost_handler demo.hello;
+        }
+        location /deny {
+            deny all;
+        }`})
+
+	t.Run("slow stream, then the client leaves", func(t *testing.T) {
+		c, err := net.Dial("tcp", n.Addr)
+		require.NoError(t, err)
+		_, err = io.WriteString(c, "GET /gate/stream?n=268435456 HTTP/1.1\r\nHost: x\r\n\r\n")
+		require.NoError(t, err)
+		buf := make([]byte, 1<<20)
+		_, err = io.ReadFull(c, buf) // nginx stalls on the rest
+		require.NoError(t, err)
+		time.Sleep(500 * time.Millisecond)
+		c.Close()
+		require.Eventually(t, func() bool { return stats(t, n.URL).Streams >= 1 }, 10*time.Second, 50*time.Millisecond,
+			"the handler's writes fail and it returns")
+	})
+	t.Run("a phase that writes the response discards the body", func(t *testing.T) {
+		smuggled := "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+		out := rawExchange(t, n.Addr, fmt.Sprintf("POST /ph HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%sGET /gate/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", len(smuggled), smuggled))
+		assert.Contains(t, out, "phase wrote this")
+		assert.NotContains(t, out, "Hello!", "the body was read as a request")
+		assert.Equal(t, 2, strings.Count(out, "HTTP/1.1 200"), out)
+	})
+	t.Run("Done without a response is an empty 200", func(t *testing.T) {
+		r := testhost.Do(t, "GET", n.URL+"/pdone", nil, nil)
+		assert.Equal(t, http.StatusOK, r.Status)
+		assert.Empty(t, r.Body)
+	})
+	t.Run("header values cannot split the response", func(t *testing.T) {
+		out := rawExchange(t, n.Addr, "GET /gate/header?v=a%0d%0aSet-Cookie:%20evil=1%0d%0a%0d%0ainjected HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		assert.NotContains(t, out, "\r\nSet-Cookie:")
+		assert.Contains(t, out, "X-Gate: a  Set-Cookie: evil=1    injected\r\n")
+	})
+	t.Run("no more than the declared Content-Length", func(t *testing.T) {
+		out := rawExchange(t, n.Addr, "GET /gate/length?declare=5&n=20 HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		assert.Contains(t, out, "\r\n\r\nxxxxxHTTP/1.1 200 OK\r\n", out)
+		assert.Contains(t, out, "Hello!")
+		// Fewer than declared: the connection closes after the response.
+		out = rawExchange(t, n.Addr, "GET /gate/length?declare=20&n=5 HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+		assert.NotContains(t, out, "Hello!", "no second response on a connection whose body fell short")
+	})
+	t.Run("local redirects", func(t *testing.T) {
+		out := rawExchange(t, n.Addr, "HEAD /gate/redirect?to=/hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		assert.Equal(t, 1, strings.Count(out, "Hello!"), "HEAD stays HEAD: no body before the next response\n%s", out)
+		r := testhost.Do(t, "GET", n.URL+"/gate/redirect?to=/gate/../deny", nil, nil)
+		assert.Equal(t, http.StatusInternalServerError, r.Status, "a target with .. is refused, as X-Accel-Redirect's")
+		r = testhost.Do(t, "POST", n.URL+"/gate/redirect?to=/echo", strings.NewReader("body bytes"), nil)
+		require.Equal(t, http.StatusOK, r.Status)
+		e := testhost.EchoOf(t, r)
+		assert.Equal(t, "GET", e.Method)
+		assert.Zero(t, e.BodyLength, "the redirected GET has no body")
+	})
+	t.Run("satisfy any: a declining Go handler grants nothing", func(t *testing.T) {
+		assert.Equal(t, http.StatusForbidden, testhost.Do(t, "GET", n.URL+"/sat", nil, nil).Status)
+	})
+	t.Run("a huge log line is cut, not a hang", func(t *testing.T) {
+		big := strings.Repeat("x", 200<<10)
+		r := testhost.Do(t, "GET", n.URL+"/panic?"+big[:8000], nil, nil)
+		assert.Equal(t, http.StatusInternalServerError, r.Status)
+	})
+	assert.Equal(t, http.StatusOK, testhost.Do(t, "GET", n.URL+"/hello", nil, nil).Status)
+	assert.NotContains(t, n.ErrorLog(), "exited on signal")
+}
+
+// $anyhost_user is the user Go authenticated, never the Authorization
+// header's unverified name ($remote_user).
+func TestAccessLogNamesTheGoUser(t *testing.T) {
+	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{})
+	assert.Equal(t, http.StatusOK, testhost.Do(t, "GET", n.URL+"/private/", nil, testhost.BasicHeader("demo", "demo")).Status)
+	assert.Equal(t, http.StatusOK, testhost.Do(t, "GET", n.URL+"/hello?forged", nil, testhost.BasicHeader("admin", "x")).Status)
+	log := func() string { return readFile(t, filepath.Join(n.Prefix, "access.log")) }
+	require.Eventually(t, func() bool { return strings.Contains(log(), "/hello?forged") }, 5*time.Second, 20*time.Millisecond)
+	assert.Contains(t, log(), " - demo [")
+	assert.NotContains(t, log(), "admin")
 }

@@ -10,6 +10,9 @@
 //	/gate/stats    JSON: in_flight, completed, cancelled
 //	/gate/stream?n=BYTES&flush=1  writes n bytes in 8 KiB writes, flushing each
 //	/gate/who      JSON: the request's Identity (user, groups, claims)
+//	/gate/header?v=VALUE        sets X-Gate: VALUE
+//	/gate/length?declare=N&n=M  declares Content-Length N and writes M bytes
+//	/gate/redirect?to=PATH      a local redirect
 package gate
 
 import (
@@ -29,6 +32,8 @@ type Stats struct {
 	InFlight  int `json:"in_flight"`
 	Completed int `json:"completed"`
 	Cancelled int `json:"cancelled"`
+	// Streams counts /stream handlers that returned (also after a failed write).
+	Streams int `json:"streams"`
 }
 
 type gate struct {
@@ -93,6 +98,11 @@ func (g *gate) Handle(r *core.Request) core.Status {
 			buf[i] = byte('a' + i%26)
 		}
 		r.ResponseHeader.Set("Content-Type", "application/octet-stream")
+		defer func() {
+			g.mu.Lock()
+			g.stats.Streams++
+			g.mu.Unlock()
+		}()
 		for n > 0 {
 			k := min(n, len(buf))
 			if _, err := r.Write(buf[:k]); err != nil {
@@ -103,6 +113,16 @@ func (g *gate) Handle(r *core.Request) core.Status {
 			}
 			n -= k
 		}
+	case "/header":
+		r.ResponseHeader.Set("X-Gate", r.HTTPRequest().URL.Query().Get("v"))
+		r.WriteString("ok\n")
+	case "/length":
+		q := r.HTTPRequest().URL.Query()
+		r.ResponseHeader.Set("Content-Length", q.Get("declare"))
+		n, _ := strconv.Atoi(q.Get("n"))
+		r.Write([]byte(strings.Repeat("x", n)))
+	case "/redirect":
+		r.LocalRedirect(r.HTTPRequest().URL.Query().Get("to"))
 	default:
 		return http.StatusNotFound
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -131,6 +132,10 @@ func (st *reqState) start(r unsafe.Pointer, phase core.Phase, ids []int32, rec, 
 func (st *reqState) fill(rec []byte) error {
 	st.rd.Reset(bytes.Clone(rec))
 	st.rd.ReadRequest(&st.in)
+	// A new map each time: a handler's goroutine may still read the last
+	// one (nginx's jobs overlap handlers' own goroutines, unlike a
+	// synchronous host), and a map written while read kills the process.
+	st.hdr = inproc.Headers{}
 	st.hdr.Reset()
 	st.rd.Pairs(st.hdr.Add)
 	st.rd.Pairs(func(string, string) {}) // notes: none from nginx
@@ -166,9 +171,11 @@ func (st *reqState) run() {
 		st.end(status)
 	}()
 	status = st.job.Run(&st.req)
-	if st.phase == core.Content && (status == core.OK || status == core.Done) &&
-		!st.req.ResponseStarted() && host.PendingRedirect(&st.req) == "" {
-		st.req.Write(nil) // an empty 200 (or the status set) still goes out
+	if !st.req.ResponseStarted() && host.PendingRedirect(&st.req) == "" &&
+		(status == core.Done || st.phase == core.Content && status == core.OK) {
+		// Done says the response is complete: an empty 200 (or the
+		// status set) still goes out, from any phase.
+		st.req.Write(nil)
 	}
 }
 
@@ -205,6 +212,17 @@ func (st *reqState) end(status core.Status) {
 		}
 	}
 	clear(req.ErrHeader())
+	if len(rec.Buf) > maxHead {
+		// It must fit in one take.
+		st.logLocked(ngxLevel(zerolog.ErrorLevel), fmt.Sprintf("nginx bridge: %d bytes of headers and identity from the %s phase: more than %d", len(rec.Buf), st.phase, maxHead))
+		rec.Reset()
+		status = http.StatusInternalServerError
+	}
+	if st.w.declared >= 0 && st.w.written < st.w.declared {
+		// Fewer bytes than the handler's Content-Length: the client can
+		// only tell by the connection closing, as on net/http.
+		rec.Op(wire.OpClose, "", "")
+	}
 	st.running, st.done, st.status = false, true, status
 	st.notifyLocked()
 }
@@ -340,8 +358,13 @@ func (st *reqState) cancel() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.canceled = true
+	// Nothing more goes to the client: what waits is dropped and the pause
+	// lifted, so that the job's end reaches the loop (which waits for it).
+	st.paused = false
+	st.w.pending = st.w.pending[:0]
 	st.stop()
 	st.wake.Broadcast()
+	st.notifyLocked()
 }
 
 // release: nginx frees the request. It reports whether st can go now;
@@ -376,9 +399,20 @@ func (st *reqState) reset() {
 // log queues a line for nginx's error log (written by the loop thread).
 func (st *reqState) log(level int, msg string) {
 	st.mu.Lock()
-	st.logs.Op('L', strconv.Itoa(level), msg)
-	st.notifyLocked()
+	st.logLocked(level, msg)
 	st.mu.Unlock()
+}
+
+// maxLogLine bounds a log line (nginx's own error log lines stop at 2 KiB);
+// a longer one is cut, so that every line fits in one take.
+const maxLogLine = 16 << 10
+
+func (st *reqState) logLocked(level int, msg string) {
+	if len(msg) > maxLogLine {
+		msg = msg[:maxLogLine] + "... (cut)"
+	}
+	st.logs.Op(wire.OpLog, strconv.Itoa(level), msg)
+	st.notifyLocked()
 }
 
 // logWriter sends zerolog's lines to nginx's error log for the request.
@@ -402,6 +436,8 @@ func (l *logWriter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
 type responseWriter struct {
 	st          *reqState
 	header      http.Header
+	declared    int64 // the handler's Content-Length, or -1
+	written     int64
 	wroteHeader bool
 	head        wire.Writer // status and header ops, taken once
 	headSent    bool
@@ -419,6 +455,15 @@ func (w *responseWriter) WriteHeader(code int) {
 		return
 	}
 	w.wroteHeader = true
+	w.declared = -1
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err != nil || n < 0 {
+			w.header.Del("Content-Length") // nginx frames the body itself
+		} else {
+			w.declared = n
+		}
+	}
 	w.head.Reset()
 	w.head.Status(code)
 	headerOps(&w.head, w.header)
@@ -427,7 +472,7 @@ func (w *responseWriter) WriteHeader(code int) {
 		// It must fit in one take; nginx refuses far less from upstreams.
 		w.head.Reset()
 		w.head.Status(http.StatusInternalServerError)
-		st.logs.Op('L', strconv.Itoa(ngxLevel(zerolog.ErrorLevel)), fmt.Sprintf("response headers of %d bytes: more than %d", len(w.head.Buf), maxHead))
+		st.logs.Op(wire.OpLog, strconv.Itoa(ngxLevel(zerolog.ErrorLevel)), fmt.Sprintf("response headers of %d bytes: more than %d", len(w.head.Buf), maxHead))
 	}
 }
 
@@ -439,6 +484,14 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	written := 0
+	var tooMuch error
+	if w.declared >= 0 && w.written+int64(len(p)) > w.declared {
+		// As net/http: never more than the declared length, which nginx
+		// sends as is (the rest would be read as the next response).
+		p = p[:w.declared-w.written]
+		tooMuch = http.ErrContentLength
+	}
+	defer func() { w.written += int64(written) }()
 	for len(p) > 0 {
 		if st.canceled {
 			return written, io.ErrClosedPipe
@@ -457,7 +510,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if len(w.pending) >= chunk {
 		st.notifyLocked()
 	}
-	return written, nil
+	return written, tooMuch
 }
 
 func (w *responseWriter) Flush() {
@@ -473,6 +526,7 @@ func (w *responseWriter) Flush() {
 
 func (w *responseWriter) reset() {
 	clear(w.header)
+	w.declared, w.written = -1, 0
 	w.wroteHeader, w.headSent, w.flush = false, false, false
 	w.head.Reset()
 	if cap(w.pending) > maxUnsent {
@@ -483,13 +537,33 @@ func (w *responseWriter) reset() {
 
 // headerOps appends header replacements: Header().Set means the same on
 // nginx as on net/http.
+//
+// nginx writes header lines as given: names that are not tokens are
+// dropped and CR, LF and NUL in values become spaces (net/http does the
+// same), so a handler's value cannot split the response.
 func headerOps(rec *wire.Writer, h http.Header) {
 	for k, vs := range h {
+		if !isToken(k) {
+			continue
+		}
 		rec.Op(wire.OpHeaderUnset, k, "")
 		for _, v := range vs {
-			rec.Op(wire.OpHeaderAdd, k, v)
+			rec.Op(wire.OpHeaderAdd, k, headerValue.Replace(v))
 		}
 	}
+}
+
+var headerValue = strings.NewReplacer("\r", " ", "\n", " ", "\x00", " ")
+
+// isToken reports whether s is an RFC 9110 token (a valid field name).
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // requestBody reads the body nginx read before content started: memory

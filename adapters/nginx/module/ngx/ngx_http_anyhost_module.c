@@ -76,11 +76,14 @@ typedef struct {
     unsigned stalled : 1; /* the client has not drained the last chunk */
     unsigned ended : 1;   /* the content job ended */
     unsigned cleanup : 1; /* the http cleanup (cancel) is registered */
+    unsigned granted : 1; /* ACCESS: a handler said OK */
     ngx_int_t status;     /* the content job's status */
     ngx_str_t redirect;
+    ngx_str_t user;       /* the user Go established: $anyhost_user */
     ngx_chain_t *free, *busy;
 } ahn_ctx_t;
 
+static ngx_int_t ahn_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ahn_postconfiguration(ngx_conf_t *cf);
 static void *ahn_create_main_conf(ngx_conf_t *cf);
 static void *ahn_create_loc_conf(ngx_conf_t *cf);
@@ -122,7 +125,7 @@ static ngx_command_t ahn_commands[] = {
     ngx_null_command};
 
 static ngx_http_module_t ahn_module_ctx = {
-    NULL, ahn_postconfiguration, ahn_create_main_conf, NULL, NULL, NULL, ahn_create_loc_conf,
+    ahn_preconfiguration, ahn_postconfiguration, ahn_create_main_conf, NULL, NULL, NULL, ahn_create_loc_conf,
     ahn_merge_loc_conf};
 
 ngx_module_t ngx_http_anyhost_module = {
@@ -286,6 +289,36 @@ static char *ahn_site_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (add_spec(cf, AHN_SPEC_SITE, 0, &m->site, &id) == NULL)
         return NGX_CONF_ERROR;
     return NGX_CONF_OK;
+}
+
+static ahn_ctx_t *ahn_ctx(ngx_http_request_t *r);
+
+/* $anyhost_user is the user Go's auth phases established. nginx's own
+ * $remote_user is the name in the Authorization header, verified or not
+ * (ngx_http_auth_basic_user parses it again on every use). */
+static ngx_int_t ahn_user_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ahn_ctx_t *x = ngx_http_get_module_ctx(r->main, ngx_http_anyhost_module);
+    if (x == NULL || x->user.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+    v->data = x->user.data;
+    v->len = x->user.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    return NGX_OK;
+}
+
+static ngx_int_t ahn_preconfiguration(ngx_conf_t *cf)
+{
+    ngx_str_t name = ngx_string("anyhost_user");
+    ngx_http_variable_t *v = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (v == NULL)
+        return NGX_ERROR;
+    v->get_handler = ahn_user_variable;
+    return NGX_OK;
 }
 
 static ngx_int_t ahn_post_read(ngx_http_request_t *r);
@@ -559,6 +592,12 @@ static void put_request(ah_packer *w, void *arg)
     req_fields *f = arg;
     ngx_http_request_t *r = f->r;
     ngx_str_t host = r->headers_in.host ? r->headers_in.host->value : r->headers_in.server;
+    if (r->host_start && r->host_end) {
+        /* An absolute-form target: its authority, which nginx chose the
+         * server by, not the Host header. */
+        host.data = r->host_start;
+        host.len = (r->port_end ? r->port_end : r->host_end) - r->host_start;
+    }
     int64_t cl = r->headers_in.chunked ? -1 : (r->headers_in.content_length_n >= 0 ? r->headers_in.content_length_n : 0);
     ah_put_u32(w, r != r->main ? 1 : (r->internal ? 2 : 0));
     ah_put_u32(w, aplog_level(r->connection->log->log_level));
@@ -821,8 +860,7 @@ static ngx_int_t apply(ngx_http_request_t *r, ahn_ctx_t *x, const char *p, long 
             t->head = 1;
             break;
         case 'U':
-            /* $remote_user in the access log is the user Go established. */
-            if (copy_str(r->pool, &r->headers_in.user, op.v, op.vl) != NGX_OK)
+            if (copy_str(r->pool, &x->user, op.v, op.vl) != NGX_OK)
                 return NGX_ERROR;
             break;
         case 'H':
@@ -837,11 +875,14 @@ static ngx_int_t apply(ngx_http_request_t *r, ahn_ctx_t *x, const char *p, long 
             if (copy_str(r->pool, &x->redirect, op.v, op.vl) != NGX_OK)
                 return NGX_ERROR;
             break;
+        case 'C': /* the body fell short of the handler's Content-Length */
+            r->keepalive = 0;
+            break;
         case 'B': {
             ngx_chain_t *cl;
             ngx_buf_t *b;
-            if (op.vl == 0)
-                break;
+            if (op.vl == 0 || (x->head_sent && r->header_only))
+                break; /* HEAD, 204, 304: nothing to copy */
             cl = ngx_chain_get_free_buf(r->pool, &x->free);
             if (cl == NULL)
                 return NGX_ERROR;
@@ -934,9 +975,13 @@ static ngx_int_t run_phase(ngx_http_request_t *r, int phase)
     return NGX_AGAIN;
 }
 
-static ngx_int_t ahn_post_read(ngx_http_request_t *r) { return run_phase(r, AHN_POST_READ_REQUEST); }
-static ngx_int_t ahn_header_parser(ngx_http_request_t *r) { return run_phase(r, AHN_HEADER_PARSER); }
-static ngx_int_t ahn_fixup(ngx_http_request_t *r) { return run_phase(r, AHN_FIXUP); }
+/* In nginx's generic phases NGX_OK skips the phase's other handlers
+ * (realip, limit_req, limit_conn, try_files, mirror; ours run first, being
+ * registered last): Go's OK only means "go on". */
+static ngx_int_t generic(ngx_int_t rc) { return rc == NGX_OK ? NGX_DECLINED : rc; }
+static ngx_int_t ahn_post_read(ngx_http_request_t *r) { return generic(run_phase(r, AHN_POST_READ_REQUEST)); }
+static ngx_int_t ahn_header_parser(ngx_http_request_t *r) { return generic(run_phase(r, AHN_HEADER_PARSER)); }
+static ngx_int_t ahn_fixup(ngx_http_request_t *r) { return generic(run_phase(r, AHN_FIXUP)); }
 
 /* ACCESS runs access, authn and authz in turn (the site's all three in
  * one job, as core's pipeline runs them). */
@@ -965,13 +1010,19 @@ static ngx_int_t ahn_access(ngx_http_request_t *r)
         rc = run_phase(r, subs[i]);
         if (rc == NGX_AGAIN)
             return NGX_AGAIN;
-        if (rc != NGX_OK && rc != NGX_DECLINED) {
+        if (rc == NGX_OK) {
+            x->granted = 1;
+        } else if (rc != NGX_DECLINED) {
             x->sub = 0;
+            x->granted = 0;
             return rc;
         }
     }
+    /* Under `satisfy any`, NGX_OK grants access: only when a handler did. */
+    rc = x->granted ? NGX_OK : NGX_DECLINED;
     x->sub = 0;
-    return NGX_OK;
+    x->granted = 0;
+    return rc;
 }
 
 static ngx_int_t ahn_log(ngx_http_request_t *r)
@@ -1065,9 +1116,31 @@ static void content_end(ngx_http_request_t *r, ahn_ctx_t *x, ngx_int_t rc)
             args.len = uri.data + uri.len - q - 1;
             uri.len = q - uri.data;
         }
+        ngx_uint_t flags = NGX_HTTP_LOG_UNSAFE;
         x->redirect.len = 0;
-        r->method = NGX_HTTP_GET;
-        ngx_str_set(&r->method_name, "GET");
+        /* The target is checked as X-Accel-Redirect's is: no "..", no
+         * NUL, so a redirect cannot climb past a location's rules. */
+        if (ngx_http_parse_unsafe_uri(r, &uri, &args, &flags) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "anyhost: unsafe local redirect target \"%V\"", &uri);
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+        /* As Apache's ap_internal_redirect_handler: a GET (a HEAD stays a
+         * HEAD) without the body, handled afresh (Go's state for the
+         * request starts over: no user, no notes). */
+        if (r->method != NGX_HTTP_HEAD) {
+            r->method = NGX_HTTP_GET;
+            ngx_str_set(&r->method_name, "GET");
+        }
+        r->headers_in.content_length_n = 0;
+        r->headers_in.content_length = NULL;
+        r->headers_in.chunked = 0;
+        r->request_body = NULL;
+        x->user.len = 0;
+        if (x->handle) {
+            go.release(x->handle);
+            x->handle = 0;
+        }
         (void)ngx_http_internal_redirect(r, &uri, &args);
         ngx_http_finalize_request(r, NGX_DONE);
     } else {
@@ -1163,12 +1236,20 @@ static int process(ngx_http_request_t *r, ahn_ctx_t *x, int st, int flags, long 
         go.cancel(x->handle);
         c->error = 1;
     }
-    if (t.head)
-        x->content = 1; /* a phase handler wrote the response: served as content */
+    if (t.head && !x->content) {
+        /* A phase handler wrote the response: served as content, after
+         * nginx discards the body no handler read (else its bytes would
+         * be read as the next request on the connection). */
+        x->content = 1;
+        if (ngx_http_discard_request_body(r) != NGX_OK)
+            c->error = 1;
+    }
     if (!x->content) {
-        if (flags & AHN_DONE)
+        if (flags & AHN_DONE) {
             phase_done(r, x, c->error ? NGX_HTTP_INTERNAL_SERVER_ERROR : st);
-        return 0;
+            return 0;
+        }
+        return (flags & AHN_MORE) != 0;
     }
     if (flags & AHN_DONE) {
         x->ended = 1;
