@@ -170,6 +170,35 @@ func (lib *Library) Plan(phase core.Phase, r *core.Request, ids []int32, buf *[]
 	return Job{phase: phase, handlers: hs, status: core.Declined, runs: len(hs) > 0}
 }
 
+// SiteNeeds reports whether phase could run anything, or answer other than
+// Declined, for a request with this path (as nginx has it) and body
+// length: a host asks it before packing a request for the site, and
+// skips the phase on false. It decides as planSite does.
+func (lib *Library) SiteNeeds(phase core.Phase, path string, contentLength int64) bool {
+	s := lib.Site
+	switch {
+	case lib.siteID < 0:
+		return false
+	case lib.siteFailed:
+		return true // every phase answers 500
+	case contentLength > s.Limits.WithDefaults().MaxBody && phase != core.Log:
+		return true // 413
+	}
+	switch phase {
+	case core.PostReadRequest:
+		return len(s.PostReadRequest) > 0
+	case core.Translate:
+		return len(s.Translate) > 0
+	case core.Authn, core.Authz:
+		return false
+	}
+	loc := s.Match(core.CleanPath(path))
+	if phase == core.Access {
+		return len(loc.Handlers[core.Access])+len(loc.Handlers[core.Authn])+len(loc.Handlers[core.Authz]) > 0
+	}
+	return len(loc.Handlers[phase]) > 0
+}
+
 func (lib *Library) planSite(phase core.Phase, r *core.Request) Job {
 	s := lib.Site
 	if r.ContentLength > s.Limits.WithDefaults().MaxBody && phase != core.Log {

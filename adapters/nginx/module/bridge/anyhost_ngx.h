@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#define ANYHOST_NGX_VERSION 1
+#define ANYHOST_NGX_VERSION 2
 
 /* Phases: the same numbers as core.Phase. */
 enum {
@@ -75,6 +75,12 @@ typedef int (*ahn_init_fn)(int c_version, int notify_fd, const char *specs, long
  * when no handler is on the phase, or 500 when the request cannot run. */
 typedef int (*ahn_start_fn)(void *r, int phase, const int *ids, int n, const char *req, long reqlen,
                             const char *body, long bodylen, uintptr_t *state);
+
+/* For a request Go holds no state for yet, under anyhost_site without a
+ * location's own handlers: 1 if the site could run anything on phase for
+ * this path (r->uri) and body length, else 0 and C skips the phase
+ * without packing the request. The path is read during the call only. */
+typedef int (*ahn_plan_fn)(int phase, const char *path, long len, long long content_length);
 
 /* Copies up to cap ready handles into handles; returns how many. */
 typedef long (*ahn_ready_fn)(uintptr_t *handles, long cap);

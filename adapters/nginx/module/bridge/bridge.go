@@ -109,6 +109,22 @@ func anyhost_ngx_start(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, req *
 	return C.int(status)
 }
 
+//export anyhost_ngx_plan
+func anyhost_ngx_plan(phase C.int, path *C.char, n C.long, contentLength C.longlong) (rc C.int) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked(nil, v)
+			rc = 1 // let start decide (and answer 500)
+		}
+	}()
+	// A view of nginx's memory for this call only: Match keeps nothing.
+	p := unsafe.String((*byte)(unsafe.Pointer(path)), int(n))
+	if loaded.Load().SiteNeeds(core.Phase(phase), p, int64(contentLength)) {
+		return 1
+	}
+	return 0
+}
+
 //export anyhost_ngx_ready
 func anyhost_ngx_ready(handles *C.uintptr_t, n C.long) C.long {
 	lib := loaded.Load()

@@ -153,6 +153,7 @@ static struct {
     ngx_uint_t running; /* suspended requests */
     ngx_event_t hold;
     ahn_start_fn start;
+    ahn_plan_fn plan;
     ahn_ready_fn ready;
     ahn_take_fn take;
     ahn_pause_fn pause;
@@ -427,12 +428,13 @@ static ngx_int_t ahn_init_process(ngx_cycle_t *cycle)
     version = (ahn_version_fn)dlsym(lib, "anyhost_ngx_version");
     init = (ahn_init_fn)dlsym(lib, "anyhost_ngx_init");
     go.start = (ahn_start_fn)dlsym(lib, "anyhost_ngx_start");
+    go.plan = (ahn_plan_fn)dlsym(lib, "anyhost_ngx_plan");
     go.ready = (ahn_ready_fn)dlsym(lib, "anyhost_ngx_ready");
     go.take = (ahn_take_fn)dlsym(lib, "anyhost_ngx_take");
     go.pause = (ahn_pause_fn)dlsym(lib, "anyhost_ngx_pause");
     go.cancel = (ahn_cancel_fn)dlsym(lib, "anyhost_ngx_cancel");
     go.release = (ahn_release_fn)dlsym(lib, "anyhost_ngx_release");
-    if (!version || !init || !go.start || !go.ready || !go.take || !go.pause || !go.cancel || !go.release) {
+    if (!version || !init || !go.start || !go.plan || !go.ready || !go.take || !go.pause || !go.cancel || !go.release) {
         go.error = "not an anyhost library for nginx (missing exports; built by `anyhost nginx build`?)";
         goto done;
     }
@@ -587,6 +589,11 @@ typedef struct {
 /* ngx_log levels to Apache's APLOG numbers, which the record carries. */
 static uint32_t aplog_level(ngx_uint_t l) { return l > 0 ? (uint32_t)(l - 1) : 0; }
 
+static int64_t body_length(ngx_http_request_t *r)
+{
+    return r->headers_in.chunked ? -1 : (r->headers_in.content_length_n >= 0 ? r->headers_in.content_length_n : 0);
+}
+
 static void put_request(ah_packer *w, void *arg)
 {
     req_fields *f = arg;
@@ -598,7 +605,7 @@ static void put_request(ah_packer *w, void *arg)
         host.data = r->host_start;
         host.len = (r->port_end ? r->port_end : r->host_end) - r->host_start;
     }
-    int64_t cl = r->headers_in.chunked ? -1 : (r->headers_in.content_length_n >= 0 ? r->headers_in.content_length_n : 0);
+    int64_t cl = body_length(r);
     ah_put_u32(w, r != r->main ? 1 : (r->internal ? 2 : 0));
     ah_put_u32(w, aplog_level(r->connection->log->log_level));
     ah_put_i64(w, cl);
@@ -937,8 +944,21 @@ static ngx_array_t *phase_ids(ngx_http_request_t *r, int phase, int *run)
 {
     ahn_loc_conf_t *l = ngx_http_get_module_loc_conf(r, ngx_http_anyhost_module);
     ngx_array_t *ids = l->ids[phase];
-    *run = (ids && ids->nelts) || (go.site_phases & (1 << phase));
-    return ids && ids->nelts ? ids : NULL;
+    ahn_ctx_t *x;
+    if (ids && ids->nelts) {
+        *run = 1;
+        return ids;
+    }
+    *run = (go.site_phases & (1 << phase)) != 0;
+    if (*run && go.loaded) {
+        /* The site's phase: ask with the path alone whether it has
+         * anything for it, unless Go already holds state for r (whose
+         * handlers may have changed the path Go matches on). */
+        x = ngx_http_get_module_ctx(r, ngx_http_anyhost_module);
+        if (x == NULL || x->handle == 0)
+            *run = go.plan(phase, (char *)r->uri.data, (long)r->uri.len, body_length(r));
+    }
+    return NULL;
 }
 
 /* run_phase is the phase handler for one anyhost phase: it starts the
