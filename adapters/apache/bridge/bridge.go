@@ -23,6 +23,7 @@ import (
 
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/core/host"
+	"github.com/anyhost/anyhost/internal/inproc"
 	"github.com/anyhost/anyhost/internal/wire"
 )
 
@@ -38,38 +39,18 @@ func anyhost_bridge_version() C.int { return BridgeVersion }
 
 //export anyhost_init
 func anyhost_init(h *C.ah_host, cVersion C.int, specs *C.char, n C.long, gomaxprocs C.int,
-	sitePhases *C.int, errbuf *C.char, errlen C.long) (rc C.int) {
-	fail := func(err error) C.int {
-		msg := []byte(err.Error())
-		buf := unsafe.Slice((*byte)(unsafe.Pointer(errbuf)), int(errlen))
-		m := copy(buf[:len(buf)-1], msg)
-		buf[m] = 0
-		return -1
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			rc = fail(fmt.Errorf("panic while building handlers: %v\n%s", v, debug.Stack()))
-		}
-	}()
+	sitePhases *C.int, errbuf *C.char, errlen C.long) C.int {
+	var versionErr error
 	if cVersion != BridgeVersion || h.version != BridgeVersion {
-		return fail(fmt.Errorf("mod_anyhost speaks bridge version %d, this library %d: rebuild both with one anyhost", int(cVersion), BridgeVersion))
+		versionErr = fmt.Errorf("mod_anyhost speaks bridge version %d, this library %d: rebuild both with one anyhost", int(cVersion), BridgeVersion)
 	}
-	root, sp, err := wire.ReadSpecs(unsafe.Slice((*byte)(unsafe.Pointer(specs)), int(n)))
-	if err != nil {
-		return fail(err)
-	}
-	setMaxProcs(int(gomaxprocs))
-	lib, mask, err := newLibrary(apache{h}, sp, root)
-	*sitePhases = C.int(mask)
-	loaded.Store(lib)
-	if err != nil {
-		// The rest still serves: only requests that reach a handler that
-		// failed to build get 500 (a child started between a library swap
-		// and the graceful restart that goes with it meets exactly this).
-		fail(err)
-		return 1
-	}
-	return 0
+	return C.int(inproc.Load(unsafe.Slice((*byte)(unsafe.Pointer(errbuf)), int(errlen)), versionErr, bytesOf(specs, n), int(gomaxprocs),
+		func(root string, sp []wire.Spec) error {
+			lib, mask, err := newLibrary(apache{h}, sp, root)
+			*sitePhases = C.int(mask)
+			loaded.Store(lib)
+			return err
+		}))
 }
 
 // acquire returns the request's state: the one C holds a handle to, or a

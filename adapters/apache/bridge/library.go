@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -70,12 +69,6 @@ func newProvider(ref, dir string) (core.PasswordProvider, error) {
 		o.Values[k] = v[len(v)-1]
 	}
 	return core.NewProvider(name, o)
-}
-
-func setMaxProcs(n int) {
-	if n > 0 {
-		runtime.GOMAXPROCS(n)
-	}
 }
 
 // runPhase runs one Apache phase for st: the handlers given by id, or the

@@ -19,12 +19,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/inproc"
 	"github.com/anyhost/anyhost/internal/wire"
 )
 
@@ -40,36 +40,18 @@ func anyhost_ngx_version() C.int { return BridgeVersion }
 
 //export anyhost_ngx_init
 func anyhost_ngx_init(cVersion C.int, notifyFD C.int, specs *C.char, n C.long, gomaxprocs C.int,
-	sitePhases *C.int, errbuf *C.char, errlen C.long) (rc C.int) {
-	fail := func(err error) C.int {
-		buf := unsafe.Slice((*byte)(unsafe.Pointer(errbuf)), int(errlen))
-		m := copy(buf[:len(buf)-1], err.Error())
-		buf[m] = 0
-		return -1
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			rc = fail(fmt.Errorf("panic while building handlers: %v\n%s", v, debug.Stack()))
-		}
-	}()
+	sitePhases *C.int, errbuf *C.char, errlen C.long) C.int {
+	var versionErr error
 	if cVersion != BridgeVersion {
-		return fail(fmt.Errorf("the nginx module speaks bridge version %d, this library %d: rebuild both with one `anyhost nginx build`", int(cVersion), BridgeVersion))
+		versionErr = fmt.Errorf("the nginx module speaks bridge version %d, this library %d: rebuild both with one `anyhost nginx build`", int(cVersion), BridgeVersion)
 	}
-	root, sp, err := wire.ReadSpecs(bytesOf(specs, n))
-	if err != nil {
-		return fail(err)
-	}
-	if gomaxprocs > 0 {
-		runtime.GOMAXPROCS(int(gomaxprocs))
-	}
-	lib, mask, err := newLibrary(int(notifyFD), sp, root)
-	*sitePhases = C.int(mask)
-	loaded.Store(lib)
-	if err != nil {
-		fail(err)
-		return 1 // the rest serves; the handlers that failed answer 500
-	}
-	return 0
+	return C.int(inproc.Load(unsafe.Slice((*byte)(unsafe.Pointer(errbuf)), int(errlen)), versionErr, bytesOf(specs, n), int(gomaxprocs),
+		func(root string, sp []wire.Spec) error {
+			lib, mask, err := newLibrary(int(notifyFD), sp, root)
+			*sitePhases = C.int(mask)
+			loaded.Store(lib)
+			return err
+		}))
 }
 
 func bytesOf(p *C.char, n C.long) []byte {
