@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,8 +46,9 @@ print "env=", join(",", sort keys %ENV), "\n";
 	"local.sh":    "#!/bin/sh\nprintf 'Location: /private/\\r\\n\\r\\n'\n",
 	"away.sh":     "#!/bin/sh\nprintf 'Location: http://example.test/elsewhere\\r\\n\\r\\n'\n",
 	"late.sh":     "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nwc -c\n",
-	"slow.sh":     "#!/bin/sh\nsleep 1\nprintf 'Content-Type: text/plain\\r\\n\\r\\nslow\\n'\n",
-	"plain.txt":   "not executable\n",
+	// held.sh holds its slot until the test creates "release" (at most 30 s).
+	"held.sh":   "#!/bin/sh\ni=0\nwhile [ ! -e \"$DOCUMENT_ROOT/release\" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\nprintf 'Content-Type: text/plain\\r\\n\\r\\nheld\\n'\n",
+	"plain.txt": "not executable\n",
 }
 
 // CGIScripts writes the test scripts into a fresh directory and returns it.
@@ -72,19 +72,23 @@ func CGIScripts(t testing.TB) string {
 	return dir
 }
 
-// CGISite is a site file serving scripts under /cgi (timeout 2s, at most 3
-// at once) and /cgi-long (timeout 60s), one script under /one, and the
-// demo's /private.
+// CGISite is a site file serving scripts under /cgi (timeout 2s),
+// /cgi-long (timeout 60s) and /cgi-held (at most 3 at once), one script
+// under /one, and the demo's /private.
 func CGISite(t testing.TB, scripts string) string {
 	t.Helper()
 	site := fmt.Sprintf(`[[location]]
 path = "/cgi"
-content = [{handler = "cgi", options = {root = %[1]q, timeout = "2s", max_concurrent = "3"}}]
+content = [{handler = "cgi", options = {root = %[1]q, timeout = "2s"}}]
 
 # The same scripts with time for 10 MiB on a busy machine.
 [[location]]
 path = "/cgi-long"
 content = [{handler = "cgi", options = {root = %[1]q, timeout = "60s"}}]
+
+[[location]]
+path = "/cgi-held"
+content = [{handler = "cgi", options = {root = %[1]q, timeout = "60s", max_concurrent = "3"}}]
 
 [[location]]
 path = "/one"
@@ -223,20 +227,23 @@ func RunCGICases(t *testing.T, tg Target, scripts string) {
 		}
 	})
 	t.Run("past max_concurrent is 503", func(t *testing.T) {
-		var wg sync.WaitGroup
+		// Counted, not timed: the three that get a slot hold it until
+		// the other three have been refused.
+		release := filepath.Join(scripts, "release")
+		os.Remove(release)
+		t.Cleanup(func() { os.Remove(release) })
 		codes := make(chan int, 6)
 		for range 6 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				codes <- get("/cgi/slow.sh").Status
-			}()
+			go func() { codes <- get("/cgi-held/held.sh").Status }()
 		}
-		wg.Wait()
-		close(codes)
 		got := map[int]int{}
-		for c := range codes {
-			got[c]++
+		for range 3 {
+			got[<-codes]++
+		}
+		assert.Equal(t, 3, got[503], "the first three answers, while three scripts hold every slot: %v", got)
+		require.NoError(t, os.WriteFile(release, nil, 0o644))
+		for range 3 {
+			got[<-codes]++
 		}
 		assert.Equal(t, 3, got[200], "%v", got)
 		assert.Equal(t, 3, got[503], "%v", got)
