@@ -194,7 +194,7 @@ func TestAuthProviders(t *testing.T) {
 	site := testhost.WriteAuthSite(t, t.TempDir(), testhost.StartSlapd(t), true)
 	a := testhost.StartAnyhost(t, "--config", site.Path, "--log-level", "debug")
 	testhost.RunAuthConformance(t, testhost.Target{URL: a.URL, Addr: a.Addr, Adapter: "standalone"}, site)
-	logs := a.LogText()
+	logs := a.SettledLog(t)
 	assert.Contains(t, logs, "authentication failure", "failures are logged (at debug level everything is)")
 	for _, secret := range site.Secrets() {
 		assert.NotContains(t, logs, secret, "no password, token or key in any log line")

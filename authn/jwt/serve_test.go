@@ -57,7 +57,7 @@ content = ["demo.echo"]
 	r = testhost.Do(t, "GET", h.URL+"/api/x", nil, bearer(hs.sign(t, "", claims("alice", map[string]any{"role": "admin", "aud": "other"}))))
 	assert.Equal(t, http.StatusUnauthorized, r.Status)
 
-	logs := h.LogText()
+	logs := h.SettledLog(t)
 	assert.Contains(t, logs, "expired")
 	for _, tok := range []string{admin, user, expired} {
 		assert.NotContains(t, logs, strings.Split(tok, ".")[2], "no token in the server's log")

@@ -54,7 +54,7 @@ content = ["demo.private"]
 	r = testhost.Do(t, "GET", url, nil, testhost.BasicHeader("alice", "alice-pw"))
 	assert.Equal(t, http.StatusInternalServerError, r.Status)
 	// No password of the test reached anyhost's log.
-	log := a.LogText()
+	log := a.SettledLog(t)
 	for _, pw := range []string{testhost.SlapdReaderPW, "alice-pw", "bob-pw", "wrong-pw"} {
 		assert.NotContains(t, log, pw)
 	}

@@ -85,7 +85,7 @@ func TestHostsShareCacheAndThrottle(t *testing.T) {
 	res = get(b, "alice", "alice-pw-1")
 	assert.Equal(t, http.StatusOK, res.Status, "verified on A, a cache hit on B")
 	assert.Equal(t, "Hello, alice!", string(res.Body))
-	assert.Contains(t, b.LogText(), "credentials found in the cache")
+	assert.Contains(t, b.SettledLog(t), "credentials found in the cache")
 
 	// Three failures for bob on A throttle bob on B, right password or not.
 	for range 3 {
@@ -104,15 +104,16 @@ func TestHostsShareCacheAndThrottle(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, get(a, "alice", "wrong").Status)
 	res = get(closed, "alice", "alice-pw-1")
 	assert.Equal(t, http.StatusServiceUnavailable, res.Status, "fail closed (the default): 503, never a grant")
-	assert.Contains(t, a.LogText(), "credential cache unavailable")
-	assert.Contains(t, closed.LogText(), "throttle store unavailable (fail closed)")
+	assert.Contains(t, a.SettledLog(t), "credential cache unavailable")
+	assert.Contains(t, closed.SettledLog(t), "throttle store unavailable (fail closed)")
 
 	r.Start(t)
 	assert.Equal(t, http.StatusOK, get(closed, "alice", "alice-pw-1").Status, "back when Redis is")
 
 	for _, h := range []*testhost.Anyhost{a, b, closed} {
+		log := h.SettledLog(t)
 		for _, pw := range []string{"alice-pw-1", "bob-pw-1", "other-pw-9", "guess"} {
-			assert.NotContains(t, h.LogText(), pw, "no password in any log line")
+			assert.NotContains(t, log, pw, "no password in any log line")
 		}
 	}
 }

@@ -77,7 +77,7 @@ func testServe(t *testing.T, dir string, opts map[string]string, breakIt func())
 	breakIt()
 	r = testhost.Do(t, "GET", url, nil, testhost.BasicHeader("ann", "pw-ann"))
 	assert.Equal(t, http.StatusInternalServerError, r.Status, "a database that is gone is a server error")
-	assert.NotContains(t, a.LogText(), "pw-ann", "no password in the log")
+	assert.NotContains(t, a.SettledLog(t), "pw-ann", "no password in the log")
 }
 
 func TestServeSQLite(t *testing.T) {

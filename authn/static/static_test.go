@@ -108,7 +108,7 @@ content = ["demo.private"]
 	assert.Equal(t, http.StatusUnauthorized, get(testhost.BasicHeader("alice", "bob-pw")).Status)
 	assert.Equal(t, http.StatusUnauthorized, get(testhost.BasicHeader("nobody", "alice-pw")).Status,
 		"an unknown user gets what a wrong password gets")
-	assert.NotContains(t, h.LogText(), "alice-pw")
+	assert.NotContains(t, h.SettledLog(t), "alice-pw")
 
 	bad := filepath.Join(dir, "bad.toml")
 	require.NoError(t, os.WriteFile(bad, []byte(`[[location]]

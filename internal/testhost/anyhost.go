@@ -2,6 +2,7 @@ package testhost
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 var build struct {
@@ -66,6 +69,27 @@ type Anyhost struct {
 	Addr, URL string
 	// Dir is its working directory.
 	Dir string
+
+	markers int // SettledLog's requests so far
+}
+
+// SettledLog returns the log once every line logged before the call is
+// in it. serve writes its log in batches, in order: this requests a marker
+// path and waits for that request's access line. Needs the access log on
+// (serve's default).
+func (a *Anyhost) SettledLog(t testing.TB) string {
+	t.Helper()
+	a.markers++
+	marker := fmt.Sprintf("/anyhost-test-log-marker-%d", a.markers)
+	resp, err := http.Get(a.URL + marker)
+	require.NoError(t, err)
+	resp.Body.Close()
+	var log string
+	require.Eventually(t, func() bool {
+		log = a.LogText()
+		return strings.Contains(log, marker)
+	}, 10*time.Second, 10*time.Millisecond, "the access line of %s", marker)
+	return log
 }
 
 // StartAnyhost runs `anyhost serve --listen 127.0.0.1:PORT ARGS...` on a

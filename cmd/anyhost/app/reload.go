@@ -24,6 +24,9 @@ type reloader struct {
 	path string // "" is the embedded demo site
 	hup  <-chan os.Signal
 	log  zerolog.Logger
+	// logOut is flushed on every SIGHUP: an operator who reloads sees
+	// every line logged before it.
+	logOut interface{ Flush() }
 	// grace is how long a replaced site stays open for the requests still
 	// using it before its pools (LDAP, SQL, Redis) are closed.
 	grace time.Duration
@@ -52,6 +55,9 @@ func (rl *reloader) start(ctx context.Context, host siteSetter) {
 }
 
 func (rl *reloader) reload(host siteSetter) {
+	if rl.logOut != nil {
+		rl.logOut.Flush()
+	}
 	if len(rl.secretRefs) > 0 {
 		if err := rl.loadSecrets(); err != nil {
 			rl.log.Error().Err(err).Msg("reload: the secrets did not load: still accepting the previous ones")

@@ -39,3 +39,22 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status("/hello2"))
 	assert.Equal(t, http.StatusOK, status("/hello"))
 }
+
+// Log lines are written in batches off the request path; a stop writes
+// every line still queued, the shutdown's own included.
+func TestServeWritesEveryLogLineByExit(t *testing.T) {
+	a := testhost.StartAnyhost(t)
+	const n = 200
+	for range n {
+		require.Equal(t, http.StatusOK, testhost.Do(t, "GET", a.URL+"/hello", nil, nil).Status)
+	}
+	require.NoError(t, a.Signal(syscall.SIGTERM))
+	select {
+	case <-a.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not exit on SIGTERM")
+	}
+	log := a.LogText()
+	assert.Equal(t, n, strings.Count(log, `"uri":"/hello"`), "one access line per request")
+	assert.Contains(t, log, `"message":"stopped"`)
+}

@@ -1,9 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -22,6 +25,7 @@ import (
 	"github.com/anyhost/anyhost/adapters/standalone"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/listen"
+	"github.com/anyhost/anyhost/internal/logbuf"
 	"github.com/anyhost/anyhost/internal/ratelog"
 )
 
@@ -87,10 +91,11 @@ func serveCommand() *cli.Command {
 			if !ok {
 				return cli.Exit(fmt.Sprintf("unknown adapter %q; available: %s", c.String("adapter"), adapterNames()), 2)
 			}
-			log, err := newLogger(c)
+			log, out, err := newLogger(c)
 			if err != nil {
 				return cli.Exit(err.Error(), 2)
 			}
+			defer out.Close()
 			// Before anything slow: SIGHUP's default action ends the
 			// process.
 			hup := make(chan os.Signal, 1)
@@ -106,7 +111,7 @@ func serveCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			rl := &reloader{path: config, hup: hup, log: log, site: site, grace: c.Duration("shutdown-timeout")}
+			rl := &reloader{path: config, hup: hup, log: log, logOut: out, site: site, grace: c.Duration("shutdown-timeout")}
 			if rl.secretRefs = c.StringSlice("secret"); len(rl.secretRefs) > 0 {
 				if err := rl.loadSecrets(); err != nil {
 					return cli.Exit("--secret: "+err.Error(), 1)
@@ -160,28 +165,46 @@ func logFlags() []cli.Flag {
 	}
 }
 
-func newLogger(c *cli.Context) (zerolog.Logger, error) {
+// newLogger is serve's logger. Its lines go through a logbuf.Writer
+// (close it before exiting): a request never waits for stderr.
+func newLogger(c *cli.Context) (zerolog.Logger, *logbuf.Writer, error) {
 	level, err := zerolog.ParseLevel(c.String("log-level"))
 	if err != nil || level == zerolog.NoLevel {
-		return zerolog.Logger{}, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.String("log-level"))
+		return zerolog.Logger{}, nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.String("log-level"))
 	}
-	var log zerolog.Logger
-	switch c.String("log-format") {
-	case "json":
-		log = zerolog.New(os.Stderr)
-	case "console":
-		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr})
+	format := c.String("log-format")
+	switch format {
+	case "json", "console":
 	case "auto":
+		format = "json"
 		if term.IsTerminal(int(os.Stderr.Fd())) {
-			log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr})
-		} else {
-			log = zerolog.New(os.Stderr)
+			format = "console"
 		}
 	default:
-		return log, fmt.Errorf("--log-format: %q is not json, console or auto", c.String("log-format"))
+		return zerolog.Logger{}, nil, fmt.Errorf("--log-format: %q is not json, console or auto", format)
 	}
-	return log.Level(level).With().Timestamp().Logger(), nil
+	logTo := func(w io.Writer) zerolog.Logger {
+		if format == "console" {
+			w = zerolog.ConsoleWriter{Out: w}
+		}
+		return zerolog.New(w).Level(level).With().Timestamp().Logger()
+	}
+	dropLine := func(n int) []byte {
+		var b bytes.Buffer
+		l := logTo(&b)
+		l.Warn().Int("lines", n).Msg("log: lines dropped: stderr did not take them fast enough")
+		return b.Bytes()
+	}
+	out := logbuf.New(os.Stderr, logDelay, logQueueMax, dropLine)
+	return logTo(out), out, nil
 }
+
+// How long a log line may wait to be written in a batch, and how much may
+// wait (beyond it, lines are dropped and counted: stderr is stalled).
+const (
+	logDelay    = 50 * time.Millisecond
+	logQueueMax = 4 << 20
+)
 
 func socketOptions(c *cli.Context) (listen.Options, error) {
 	mode, err := strconv.ParseUint(c.String("socket-mode"), 8, 32)
