@@ -53,7 +53,6 @@ bench-deps:
 # bench: the pipeline's cost per request (go test -bench), then the hosts
 # side by side under wrk.
 bench: deps bench-deps
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/
 	$(GO) run ./internal/bench
 
 # demo serves the embedded demo site on 127.0.0.1:8080.

@@ -88,28 +88,28 @@ func apacheAnyhostGroup(mpm string) []Target {
 		{
 			Name: "static file", Group: group, Baseline: true,
 			Notes: apacheStaticNote(mpm),
-			Start: inst.row("/static.txt", false),
+			Start: inst.row("/static.txt", ""),
 		},
 		{
 			Name: "anyhost in-process /hello", Group: group,
 			Notes: "the product: `anyhost apache conf --full --mpm " + mpm + "` (demo site, GOMAXPROCS default), its CustomLog line removed",
-			Start: inst.row("/hello", false),
+			Start: inst.row("/hello", ""),
 		},
 		{
 			Name: "mod_proxy_http -> barehello", Group: group,
 			Notes: "ProxyPass /proxy/ to internal/bench/barehello (pooled keep-alive backend connections); CPU includes the barehello process",
-			Start: inst.row("/proxy/hello", true),
+			Start: inst.row("/proxy/hello", "barehello"),
 		},
 		{
 			Name: "mod_proxy_fcgi -> anyhost FastCGI", Group: group,
 			Notes: "daemon mode: `anyhost serve --adapter fastcgi` on TCP loopback, <Location /fcgi> ProxyPass fcgi:// with " +
 				"the one worker's enablereuse=on, as `anyhost apache conf --mode fastcgi` writes it; CPU includes the Go process",
-			Start: inst.row("/fcgi/hello", true),
+			Start: inst.row("/fcgi/hello", "fastcgi"),
 		},
 		{
 			Name: "CGI hello via mod_cgid", Group: group,
 			Notes: "internal/bench/cgihello (net/http/cgi), one fork+exec per request (Apache sends it chunked); ScriptSock under the instance root",
-			Start: inst.row("/cgi/hello", false),
+			Start: inst.row("/cgi/hello", ""),
 		},
 	}
 }
@@ -253,12 +253,12 @@ func apacheAnchorGroup(mpm string, a apacheAnchor) []Target {
 		{
 			Name: "static file", Group: group, Baseline: true,
 			Notes: apacheStaticNote(mpm),
-			Start: inst.row("/static.txt", false),
+			Start: inst.row("/static.txt", ""),
 		},
 		{
 			Name: a.row, Group: group,
 			Notes: a.notes + " (" + a.pkg + ")",
-			Start: inst.row("/hello", false),
+			Start: inst.row("/hello", ""),
 		},
 	}
 }
@@ -380,8 +380,9 @@ func anyhostApacheConf(ctx context.Context, workDir, root, listen, cgroup, mpm s
 		return "", nil, errors.Join(fmt.Errorf("anyhost FastCGI for mod_proxy_fcgi: %w", err), backend.Stop())
 	}
 	backends := &Running{
-		PIDs: func() []int { return append(backend.PIDs(), fcgi.PIDs()...) },
-		Stop: func() error { return errors.Join(fcgi.Stop(), backend.Stop()) },
+		PIDs:  func() []int { return append(backend.PIDs(), fcgi.PIDs()...) },
+		Stop:  func() error { return errors.Join(fcgi.Stop(), backend.Stop()) },
+		parts: map[string]func() []int{"barehello": backend.PIDs, "fastcgi": fcgi.PIDs},
 	}
 	backendURL := strings.TrimSuffix(backend.URL, "/hello") + "/"
 	mod := func(name, file string) string {
@@ -497,8 +498,9 @@ type apacheInstance struct {
 }
 
 // row is the Start of a target that is the URL path of this instance; with
-// backend, the backend's CPU counts too.
-func (s *apacheShared) row(path string, backend bool) func(context.Context, string) (*Running, error) {
+// backend (a name in the instance backend's parts), that backend's CPU
+// counts too, and is reported on its own.
+func (s *apacheShared) row(path, backend string) func(context.Context, string) (*Running, error) {
 	return func(ctx context.Context, workDir string) (*Running, error) {
 		inst, err := s.acquire(ctx, workDir)
 		if err != nil {
@@ -508,15 +510,22 @@ func (s *apacheShared) row(path string, backend bool) func(context.Context, stri
 		if err := checkHello(ctx, url); err != nil {
 			return nil, errors.Join(fmt.Errorf("%w%s", err, inst.errorLogNote()), s.release())
 		}
+		var backendPIDs func() []int
+		if backend != "" {
+			if inst.backend == nil || inst.backend.parts[backend] == nil {
+				return nil, errors.Join(fmt.Errorf("no backend %q in this instance", backend), s.release())
+			}
+			backendPIDs = inst.backend.parts[backend]
+		}
 		pids := func() []int {
 			p := inst.child.PIDs()
-			if len(p) > 0 && backend && inst.backend != nil {
-				p = append(p, inst.backend.PIDs()...)
+			if len(p) > 0 && backendPIDs != nil {
+				p = append(p, backendPIDs()...)
 			}
 			return p
 		}
 		var once sync.Once
-		return &Running{URL: url, PIDs: pids, Cgroup: inst.cgroup, Check: inst.checkCrashes, Stop: func() (err error) {
+		return &Running{URL: url, PIDs: pids, Backend: backendPIDs, Cgroup: inst.cgroup, Check: inst.checkCrashes, Stop: func() (err error) {
 			once.Do(func() { err = s.release() })
 			return err
 		}}, nil

@@ -84,9 +84,9 @@ func TestApacheInstanceStartStop(t *testing.T) {
 			s := &apacheShared{spec: apacheTestSpec(t, mpm)}
 			workDir := traversableTempDir(t)
 			ctx := context.Background()
-			r1, err := s.row("/static.txt", false)(ctx, workDir)
+			r1, err := s.row("/static.txt", "")(ctx, workDir)
 			require.NoError(t, err)
-			r2, err := s.row("/static.txt", false)(ctx, workDir)
+			r2, err := s.row("/static.txt", "")(ctx, workDir)
 			require.NoError(t, err)
 			inst := s.inst
 			defer func() {

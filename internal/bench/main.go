@@ -15,6 +15,11 @@
 // before and after. The tables show per-row medians over the rounds and
 // ratios to the group's baseline row.
 //
+// Before the hosts, while the machine is quiet, it runs the pipeline's Go
+// benchmarks (pipeline.go) against their committed baseline. At the end it
+// prints one line per goal of the performance issue whose rows ran
+// (goals.go): "goal N: met|missed (figures)".
+//
 // Exit status: 0 if all went well; 1 if a target failed to start, a run
 // failed, or a target saw non-2xx/3xx responses or socket errors that its
 // AllowErrors or AllowKeepAliveCloses flag does not excuse; 2 on bad usage;
@@ -68,6 +73,7 @@ func run() int {
 	only := fs.String("only", "", "run only targets whose name or \"Group: Name\" matches this regexp (also enables opt-in targets it matches)")
 	list := fs.Bool("list", false, "list the targets and exit")
 	jsonPath := fs.String("json", "", "write the raw results as JSON to this file")
+	pipelineCount := fs.Int("pipeline-count", 6, "go test -count for the pipeline's Go benchmarks (--only '"+pipelineSelector+"' runs them alone)")
 	keep := fs.Bool("keep", false, "keep the work directory (binaries, child logs) instead of removing it")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,7 +112,8 @@ func run() int {
 		return 0
 	}
 	selected := selectTargets(all, onlyRe)
-	if len(selected) == 0 {
+	runPipelineToo := onlyRe == nil || onlyRe.MatchString(pipelineSelector)
+	if len(selected) == 0 && !runPipelineToo {
 		fmt.Fprintf(os.Stderr, "--only %q matches no target (see --list)\n", *only)
 		return 2
 	}
@@ -152,6 +159,11 @@ func run() int {
 	rep := &Report{Meta: collectMeta(cfg, workDir)}
 	rep.Meta.Hosts = append(hostVersions(selected), nginxVersions(selected)...)
 	printHeader(os.Stdout, rep.Meta)
+
+	// First, while the machine is quiet: the Go benchmarks.
+	if runPipelineToo && ctx.Err() == nil {
+		rep.Pipeline = runPipeline(ctx, *pipelineCount)
+	}
 
 	// Start every selected target; stop them all on the way out, whatever happens.
 	results := make([]*TargetResult, len(selected))
@@ -214,7 +226,15 @@ func run() int {
 	rep.Meta.Interrupted = interrupted
 	printTables(os.Stdout, rep)
 	printSeed(os.Stdout, rep)
+	if rep.Pipeline != nil {
+		printPipeline(os.Stdout, rep.Pipeline)
+	}
 	failed := printErrors(os.Stdout, rep.Targets)
+	if rep.Pipeline != nil && rep.Pipeline.Error != "" {
+		failed = true
+	}
+	rep.Goals = judgeGoals(rep)
+	printGoals(os.Stdout, rep.Goals)
 
 	code := 0
 	if failed {

@@ -26,22 +26,23 @@ type RunResult struct {
 	WrkStderr string      `json:"wrk_stderr,omitempty"`
 
 	// Server side, over the measured run: the target's processes and descendants.
-	CPUValid         bool    `json:"cpu_valid"`               // false if the process tree changed so that the delta is meaningless
-	CPUSource        string  `json:"cpu_source"`              // "proc" (CPUTicks) or "cgroup" (CgroupCPUUs)
-	CPUTicks         int64   `json:"cpu_ticks"`               // utime+stime(+reaped children), in 1/ClkTck s
-	CgroupCPUUs      int64   `json:"cgroup_cpu_us,omitempty"` // the target's cgroup usage_usec over the run (Running.Cgroup)
-	CPUUsPerReq      float64 `json:"cpu_us_per_req"`
-	CtxVoluntary     int64   `json:"ctx_voluntary"`
-	CtxNonvoluntary  int64   `json:"ctx_nonvoluntary"`
-	CtxPerReq        float64 `json:"ctx_switches_per_req"`
-	PIDsBefore       []int   `json:"pids_before"`
-	PIDsAfter        []int   `json:"pids_after"`
-	ThreadsAfter     int     `json:"threads_after"`
-	ServerCPUUtilPct float64 `json:"server_cpu_util_pct"`     // server CPU time / wall time of the run, in % of one core
-	WrkCPUUsPerReq   float64 `json:"wrk_cpu_us_per_req"`      // the load generator's own CPU, for context
-	WallSeconds      float64 `json:"wall_seconds"`            // measured wrk run, fork to exit
-	WarmupRequests   int64   `json:"warmup_requests"`         // requests in the uncounted warm-up run
-	WarmupErrors     string  `json:"warmup_errors,omitempty"` // HTTP errors during warm-up (not counted)
+	CPUValid           bool    `json:"cpu_valid"`               // false if the process tree changed so that the delta is meaningless
+	CPUSource          string  `json:"cpu_source"`              // "proc" (CPUTicks) or "cgroup" (CgroupCPUUs)
+	CPUTicks           int64   `json:"cpu_ticks"`               // utime+stime(+reaped children), in 1/ClkTck s
+	CgroupCPUUs        int64   `json:"cgroup_cpu_us,omitempty"` // the target's cgroup usage_usec over the run (Running.Cgroup)
+	CPUUsPerReq        float64 `json:"cpu_us_per_req"`
+	CtxVoluntary       int64   `json:"ctx_voluntary"`
+	CtxNonvoluntary    int64   `json:"ctx_nonvoluntary"`
+	CtxPerReq          float64 `json:"ctx_switches_per_req"`
+	PIDsBefore         []int   `json:"pids_before"`
+	PIDsAfter          []int   `json:"pids_after"`
+	ThreadsAfter       int     `json:"threads_after"`
+	BackendCPUUsPerReq float64 `json:"backend_cpu_us_per_req,omitempty"` // of CPUUsPerReq, the Running.Backend processes' (from /proc)
+	ServerCPUUtilPct   float64 `json:"server_cpu_util_pct"`              // server CPU time / wall time of the run, in % of one core
+	WrkCPUUsPerReq     float64 `json:"wrk_cpu_us_per_req"`               // the load generator's own CPU, for context
+	WallSeconds        float64 `json:"wall_seconds"`                     // measured wrk run, fork to exit
+	WarmupRequests     int64   `json:"warmup_requests"`                  // requests in the uncounted warm-up run
+	WarmupErrors       string  `json:"warmup_errors,omitempty"`          // HTTP errors during warm-up (not counted)
 }
 
 // ok reports whether the run produced numbers.
@@ -93,11 +94,18 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	if r.Cgroup != "" {
 		cgBefore, cgErr = cgroupUsageUs(r.Cgroup)
 	}
+	var backendBefore, backendAfter procSample
+	if r.Backend != nil {
+		backendBefore = sampleTree(r.Backend())
+	}
 	before := sampleTree(roots)
 	rr.Start = time.Now()
 	out, stderr, wrkCPU, err := runWrk(ctx, cfg, cfg.Duration, r)
 	wall := time.Since(rr.Start)
 	after := sampleTree(r.PIDs())
+	if r.Backend != nil {
+		backendAfter = sampleTree(r.Backend())
+	}
 	if r.Cgroup != "" && cgErr == nil {
 		cgAfter, cgErr = cgroupUsageUs(r.Cgroup)
 	}
@@ -140,6 +148,9 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	if rr.CPUValid {
 		rr.CPUUsPerReq = cpuUs / n
 		rr.CtxPerReq = float64(rr.CtxVoluntary+rr.CtxNonvoluntary) / n
+		if r.Backend != nil {
+			rr.BackendCPUUsPerReq = float64(int64(backendAfter.Ticks)-int64(backendBefore.Ticks)) * 1e6 / float64(cfg.ClkTck) / n
+		}
 		rr.ServerCPUUtilPct = 100 * cpuUs / float64(wall.Microseconds())
 	}
 	if r.Check != nil {

@@ -29,7 +29,12 @@ import (
 	"time"
 )
 
-const nginxGroup = "nginx"
+const (
+	nginxGroup = "nginx"
+	// The rows goal 3 compares.
+	nginxHelloRow = "-> anyhost FastCGI /hello"
+	nginxAuthzRow = "-> anyhost /authz, auth_request"
+)
 
 // nginxAuthHeader is demo:demo, the demo site's user (bcrypt cost 10).
 const nginxAuthHeader = "Authorization: Basic ZGVtbzpkZW1v"
@@ -96,9 +101,9 @@ func nginxTargets() []Target {
 			"html/static.txt (\"Hello!\", "+helloType+"), sendfile off; one nginx (worker_processes 2) for the group, "+
 				"`anyhost nginx conf --full` with access_log off"+cpuNote),
 		row("return 200", "/return200", false, false, "location = /return200 { return 200 \"Hello!\"; }: nginx alone, no file"),
-		row("-> anyhost FastCGI /hello", "/hello", false, false,
+		row(nginxHelloRow, "/hello", false, false,
 			"the product: `anyhost serve --adapter nginx`, FastCGI on a unix socket, fastcgi_keep_conn on, upstream keepalive 64"),
-		row("-> anyhost /authz, auth_request", "/authz", false, false,
+		row(nginxAuthzRow, "/authz", false, false,
 			"auth_request over HTTP keepalive (unix socket) to anyhost, whose access handler says OK (demo.status, no credentials), then FastCGI content"),
 		row("-> barehello, proxy_pass keepalive", "/proxy/hello", false, false,
 			"proxy_pass to internal/bench/barehello over TCP loopback: upstream keepalive 64 and keepalive_requests 10000 as the product's upstreams, proxy_http_version 1.1, Connection \"\""),

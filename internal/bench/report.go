@@ -18,6 +18,8 @@ import (
 type Report struct {
 	Meta     Meta            `json:"meta"`
 	Targets  []*TargetResult `json:"targets"`
+	Pipeline *PipelineResult `json:"pipeline,omitempty"`
+	Goals    []GoalResult    `json:"goals"`
 	ExitCode int             `json:"exit_code"`
 }
 
@@ -69,6 +71,7 @@ type Summary struct {
 	P99Ms        float64  `json:"median_p99_ms"`
 	CPUUsPerReq  float64  `json:"median_cpu_us_per_req"`
 	CtxPerReq    float64  `json:"median_ctx_switches_per_req"`
+	BackendCPUUs float64  `json:"median_backend_cpu_us_per_req,omitempty"` // the Running.Backend share of CPUUsPerReq
 	CPUUsMin     float64  `json:"min_cpu_us_per_req"`
 	CPUUsMax     float64  `json:"max_cpu_us_per_req"`
 	RPSRatio     *float64 `json:"req_per_sec_ratio,omitempty"`
@@ -191,7 +194,7 @@ func median(xs []float64) float64 {
 func summarize(ts []*TargetResult) {
 	baseline := map[string]*TargetResult{}
 	for _, t := range ts {
-		var rps, p99, cpu, ctx []float64
+		var rps, p99, cpu, ctx, backend []float64
 		s := Summary{}
 		for i := range t.Runs {
 			r := &t.Runs[i]
@@ -210,10 +213,12 @@ func summarize(ts []*TargetResult) {
 			if r.CPUValid {
 				cpu = append(cpu, r.CPUUsPerReq)
 				ctx = append(ctx, r.CtxPerReq)
+				backend = append(backend, r.BackendCPUUsPerReq)
 			}
 		}
 		s.Runs, s.RunsCPU = len(rps), len(cpu)
 		s.RPS, s.P99Ms, s.CPUUsPerReq, s.CtxPerReq = median(rps), median(p99), median(cpu), median(ctx)
+		s.BackendCPUUs = median(backend)
 		if len(cpu) > 0 {
 			sorted := append([]float64(nil), cpu...)
 			sort.Float64s(sorted)

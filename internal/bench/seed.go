@@ -57,7 +57,7 @@ func seedTargets(mpm string) []Target {
 			return seedApacheConf(ctx, workDir, root, listen, mpm)
 		}}}
 	row := func(name, path, notes string) Target {
-		return Target{Name: name, Group: group, Notes: notes, Start: inst.row(path, false)}
+		return Target{Name: name, Group: group, Notes: notes, Start: inst.row(path, "")}
 	}
 	// A fork per request: a python3 start costs this machine ~0.2 s of
 	// CPU, so wrk's 32 connections would only queue into its 2 s timeout.

@@ -78,9 +78,17 @@ type Running struct {
 	// usage_usec, which also counts processes that exited during the run
 	// (CGI programs); context switches still come from PIDs' trees.
 	Cgroup string
+	// Backend, if set, returns the processes of a backend the server
+	// forwards to (in PIDs too): their CPU is also reported on its own, so
+	// the server's share and the backend's can be told apart.
+	Backend func() []int
 	// Check, if set, is called after each measured run; an error fails the
 	// run (e.g. the server logged a crashed worker since the last check).
 	Check func() error
+
+	// parts names a backend Running's processes by backend (Apache
+	// instances with several), for rows that measure one of them.
+	parts map[string]func() []int
 }
 
 // repoRoot is the module root (directory of go.mod), set by main; go builds run there.
