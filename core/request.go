@@ -123,8 +123,10 @@ func (r *Request) Context() context.Context {
 // Log returns the request's logger; on Apache it writes to the error log.
 func (r *Request) Log() *zerolog.Logger {
 	if r.st.Log == nil {
+		// Kept, so a request no host bound (tests, benchmarks) allocates
+		// its no-op logger once, not on every line it would log.
 		nop := zerolog.Nop()
-		return &nop
+		r.st.Log = &nop
 	}
 	return r.st.Log
 }

@@ -41,8 +41,12 @@ func (s *Server) respond(req *request, env map[string]string) {
 			return
 		}
 	}
-	if trusted {
-		r.AuthChecked = sp.authDone
+	if trusted && sp.authDone {
+		// The user only with the word that the auth phases ran: where
+		// they run here (another Require replaced the authorizer's,
+		// satisfy any, a hand-edited config), a user param is not ours
+		// to believe.
+		r.AuthChecked = true
 		if sp.user != "" {
 			r.User, r.AuthType = sp.user, sp.authType
 			r.Identity = &core.Identity{User: r.User, AuthType: r.AuthType}

@@ -67,9 +67,9 @@ type Server struct {
 	// the nginx adapter sets its own name.
 	Adapter string
 	// Secrets are the web server's secrets (secret.Param). With any, a
-	// request must carry one, and then its identity params are believed;
-	// with none (nil), every request runs its auth phases here and
-	// ANYHOST_USER is ignored.
+	// request must carry one, and then its identity params are believed
+	// where ANYHOST_AUTH_DONE=1 says the auth phases ran; with none (nil),
+	// every request runs its auth phases here and ANYHOST_USER is ignored.
 	Secrets *secret.Set
 
 	once    sync.Once

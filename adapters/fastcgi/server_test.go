@@ -231,12 +231,17 @@ func TestResponderWithSecret(t *testing.T) {
 	do := func(uri string, extra ...string) *reply {
 		return dial(t, "tcp", addr).do(1, RoleResponder, false, cgiParams("GET", uri, extra...), nil)
 	}
-	e := echoOf(t, do("/echo", "ANYHOST_USER", "alice", "ANYHOST_AUTH_TYPE", "Bearer", secret.Param, testSecret))
+	done := []string{ParamAuthDone, "1", ParamLocation, "/echo"}
+	e := echoOf(t, do("/echo", append(done, "ANYHOST_USER", "alice", "ANYHOST_AUTH_TYPE", "Bearer", secret.Param, testSecret)...))
 	assert.Equal(t, "alice", e.User)
 	assert.Equal(t, "Bearer", e.AuthType)
 	assert.NotContains(t, e.Headers, "Anyhost-Secret")
-	e = echoOf(t, do("/echo", "ANYHOST_USER", "alice", secret.Param, "previous-secret-still-accepted-0123456789"))
+	e = echoOf(t, do("/echo", append(done, "ANYHOST_USER", "alice", secret.Param, "previous-secret-still-accepted-0123456789")...))
 	assert.Equal(t, "alice", e.User, "the previous secret during a rotation")
+	// Without the word that the auth phases ran, they run here: a user
+	// param is not believed.
+	e = echoOf(t, do("/echo", "ANYHOST_USER", "alice", "ANYHOST_AUTH_TYPE", "Bearer", secret.Param, testSecret))
+	assert.Empty(t, e.User, "ANYHOST_USER without ANYHOST_AUTH_DONE=1")
 
 	for name, extra := range map[string][]string{
 		"no secret":    {"ANYHOST_USER", "alice"},
