@@ -39,12 +39,9 @@ const (
 // nginxAuthHeader is demo:demo, the demo site's user (bcrypt cost 10).
 const nginxAuthHeader = "Authorization: Basic ZGVtbzpkZW1v"
 
-// nginxSite is the bench's site file: the demo site's /hello and /private
-// (Basic auth, bcrypt), plus /authz and /proxy-authz whose access phase
-// says OK without any credentials, so that nginx runs its auth_request
-// subrequest but nothing costly answers it.
-const nginxSite = `# Written by the anyhost benchmark (internal/bench/nginx.go).
-[[location]]
+// demoHelloPrivate are the demo site's /hello, and /private with Basic auth
+// (bcrypt, cost 10), as site file locations.
+const demoHelloPrivate = `[[location]]
 path = "/hello"
 content = ["demo.hello"]
 
@@ -56,7 +53,14 @@ content = ["demo.private"]
   realm = "anyhost demo"
   providers = ["demo.users"]
   require = ["valid-user"]
+`
 
+// nginxSite is the bench's site file: the demo site's /hello and /private
+// (Basic auth, bcrypt), plus /authz and /proxy-authz whose access phase
+// says OK without any credentials, so that nginx runs its auth_request
+// subrequest but nothing costly answers it.
+const nginxSite = `# Written by the anyhost benchmark (internal/bench/nginx.go).
+` + demoHelloPrivate + `
 [[location]]
 path = "/authz"
 access = [{handler = "demo.status", options = {status = "ok"}}]

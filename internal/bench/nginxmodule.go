@@ -26,19 +26,7 @@ const nginxModuleSite = `# Written by the anyhost benchmark (internal/bench/ngin
 [auth.cache]
 ttl = "5m"
 
-[[location]]
-path = "/hello"
-content = ["demo.hello"]
-
-[[location]]
-path = "/private"
-content = ["demo.private"]
-
-  [location.auth]
-  realm = "anyhost demo"
-  providers = ["demo.users"]
-  require = ["valid-user"]
-`
+` + demoHelloPrivate
 
 func nginxModuleTargets() []Target {
 	inst := &nginxShared{name: "nginx-module", start: startNginxModule}
