@@ -29,7 +29,7 @@ func (s *Server) respond(req *request, env map[string]string) {
 	}
 	// Only the web server's own word, proven by its secret, says who the
 	// user is and that the auth phases ran; otherwise they run here.
-	trusted := s.Secrets.Configured()
+	trusted := s.Secrets.Configured() && !s.RunsAuth
 	site := s.current()
 	if trusted && sp.authDone {
 		// The auth phases ran elsewhere: only for the location the site

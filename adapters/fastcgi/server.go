@@ -71,6 +71,13 @@ type Server struct {
 	// where ANYHOST_AUTH_DONE=1 says the auth phases ran; with none (nil),
 	// every request runs its auth phases here and ANYHOST_USER is ignored.
 	Secrets *secret.Set
+	// RunsAuth says the web server never runs an auth check before
+	// content (nginx's generated configuration): every location's auth
+	// phases run here, and the identity params (ANYHOST_USER,
+	// ANYHOST_AUTH_TYPE, ANYHOST_AUTH_DONE) are ignored even with the
+	// secret, so a hand-edited web server configuration cannot make a
+	// user appear.
+	RunsAuth bool
 
 	once    sync.Once
 	sem     chan struct{}

@@ -1,23 +1,20 @@
-// Package nginx serves a site behind nginx: the auth phases (access, authn,
-// authz) answer nginx's auth_request subrequest over HTTP keepalive on a
-// unix socket (AuthHandler), the other phases and content run in our
-// FastCGI responder (adapters/fastcgi), and Conf writes the nginx
-// configuration joining the two.
+// Package nginx serves a site behind nginx: our FastCGI responder
+// (adapters/fastcgi) runs every phase of the site's locations, the auth
+// phases included, in one round trip; AuthHandler answers nginx's
+// auth_request subrequest over HTTP keepalive on a unix socket, for content
+// nginx serves itself under a site location with auth; Conf writes the
+// nginx configuration joining them.
 //
 // Why HTTP for the auth check: auth_request over FastCGI never reuses
 // connections (the subrequest is header-only and nginx's FastCGI module only
 // marks a connection reusable after END_REQUEST); over HTTP keepalive it does
 // when the reply is a 204 or has Content-Length: 0 (HOSTS.md).
 //
-// Host differences, as DESIGN.md lists them: the auth phases run in a GET
-// subrequest before every other phase, with no request body; the original
-// method, URI and client address arrive as headers set by nginx; translate
-// never runs in them; only the user and the auth type cross to the content
-// request, as the FastCGI params ANYHOST_USER / ANYHOST_AUTH_TYPE set with
-// auth_request_set; and nginx honours only 2xx, 401 and 403 from
-// auth_request (see AuthHandler for how other outcomes map). The same
-// locations send ANYHOST_AUTH_DONE=1, so the responder does not run the
-// auth phases (and check the password) a second time.
+// Host differences, as DESIGN.md lists them: translate never runs (nginx
+// matches locations itself). Through auth_request, the auth phases run in a
+// GET subrequest with no request body, the original method, URI and client
+// address arrive as headers set by nginx, and nginx honours only 2xx, 401
+// and 403 (see AuthHandler for how other outcomes map).
 package nginx
 
 import (
@@ -59,14 +56,11 @@ const (
 	HeaderSecret = secret.Header
 )
 
-// The reply headers nginx reads with auth_request_set. HeaderAuthDone says
-// the location's auth phases ran and passed: the generated config forwards
-// it as fastcgi.ParamAuthDone, so where nginx skipped the subrequest
-// (satisfy any), the responder runs them.
+// The reply headers nginx can read with auth_request_set: the user the auth
+// phases authenticated, for nginx's log or a proxied upstream.
 const (
 	HeaderUser     = "X-Anyhost-User"
 	HeaderAuthType = "X-Anyhost-Auth-Type"
-	HeaderAuthDone = "X-Anyhost-Auth-Done"
 )
 
 // nginxHeaders are removed from what auth handlers see as the client's
@@ -128,13 +122,18 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// it comes.
 	if named, ok := req.Header[HeaderLocation]; (ok || h.Secrets.Configured()) &&
 		(len(named) != 1 || named[0] == "" || core.LocationPrefix(named[0]) != loc.Prefix) {
+		if !ok {
+			h.Log.Error().Str("path", r.Path).Str("site_location", loc.Prefix).
+				Msg("nginx: the auth check names no site location: the nginx location calling auth_request must `set $anyhost_location` to it (see the comment above the generated auth location)")
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
 		h.Log.Error().Strs("nginx_location", named).Str("path", r.Path).Str("site_location", loc.Prefix).
 			Msg("nginx: the auth check names another location than the site matches: regenerate nginx's configuration from this site file")
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
 	if len(loc.Handlers[core.Access]) == 0 && len(loc.Handlers[core.Authn]) == 0 && len(loc.Handlers[core.Authz]) == 0 {
-		w.Header()[HeaderAuthDone] = authDone
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -146,7 +145,6 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			w.Header()[HeaderUser] = []string{r.User}
 			w.Header()[HeaderAuthType] = []string{r.AuthType}
 		}
-		w.Header()[HeaderAuthDone] = authDone
 		w.WriteHeader(http.StatusNoContent)
 	case st == http.StatusUnauthorized:
 		if c := r.ErrHeader().Values("WWW-Authenticate"); len(c) > 0 {
@@ -168,9 +166,6 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}
 }
-
-// authDone is HeaderAuthDone's value; shared, never modified.
-var authDone = []string{"1"}
 
 // oneHeader is the header's value if it came exactly once, else "".
 func oneHeader(h http.Header, name string) string {

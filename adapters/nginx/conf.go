@@ -42,11 +42,24 @@ type ConfOptions struct {
 	LibDir string
 	// SecretDir is the directory `anyhost secret new` wrote: its
 	// SecretFile is included in every location, so both sockets see the
-	// secret with each request and the responder believes the user the
-	// auth check found. Empty: no secret; the responder then believes no
-	// user and checks the credentials itself (a second check).
+	// secret with each request and refuse requests without it (another
+	// local process on a TCP socket). Empty: no secret; only the sockets'
+	// permissions keep others out.
 	SecretDir string
 }
+
+// AuthRecipe is the comment Conf writes above the auth location: how a
+// location whose content nginx serves itself gets the auth phases of the
+// site location it falls under.
+const AuthRecipe = `# For content nginx serves itself (root, proxy_pass) under a site location
+# with auth, run that location's auth phases through anyhost's auth endpoint:
+#     location ^~ /private/files/ {
+#         set $anyhost_location /private;   # the site location's path
+#         auth_request ` + AuthLocation + `;
+#         auth_request_set $anyhost_user $upstream_http_x_anyhost_user;
+#         root /srv/www;
+#     }
+`
 
 // SecretFile is the snippet in a secret directory that nginx includes in
 // its locations (root-only, mode 0600; nginx reads it as root).
@@ -63,9 +76,8 @@ func SecretSnippet(value string) string {
 
 // Params are the FastCGI params every content location sends: our own list,
 // not Debian's fastcgi_params, which passes the name the client typed into
-// Basic auth as REMOTE_USER without verifying it. REMOTE_USER is never sent;
-// the identity travels only as ANYHOST_USER / ANYHOST_AUTH_TYPE, which Conf
-// adds in locations that run auth_request.
+// Basic auth as REMOTE_USER without verifying it. No identity is ever sent:
+// the responder runs the auth phases itself.
 var Params = [][2]string{
 	{"REQUEST_METHOD", "$request_method"},
 	{"REQUEST_URI", "$request_uri"},
@@ -85,11 +97,16 @@ var Params = [][2]string{
 // responder and one for the auth endpoint (both keepalive), and a server{}
 // with one location pair per site location (`location = /p` and
 // `location ^~ /p/`, so prefixes match whole segments as on every host),
-// auth_request in those whose location runs access, authn or authz, and the
-// internal auth location. Locations without auth phases send no
-// ANYHOST_USER param at all, so no user can appear there; locations with
-// them also send ANYHOST_AUTH_DONE=1 (fastcgi.ParamAuthDone), so the
-// responder does not run the auth phases a second time.
+// and the internal auth location.
+//
+// Content is FastCGI everywhere, so the access, authn and authz phases run
+// in the responder (Host sets fastcgi.Server.RunsAuth): one round trip, no
+// subrequest, and every outcome passes through as on the other hosts (429,
+// redirects, Done), where auth_request honours only 2xx, 401 and 403.
+// Locations with auth phases turn request buffering off, so that a request
+// the auth phases refuse is answered before nginx has read its body.
+// auth_request (AuthLocation) is for content nginx serves itself (root,
+// proxy_pass) under a site location with auth; see AuthRecipe.
 func Conf(o ConfOptions) (string, error) {
 	if o.Site == nil {
 		return "", fmt.Errorf("nginx conf: no site")
@@ -162,32 +179,25 @@ func Conf(o ConfOptions) (string, error) {
 	for _, l := range locs {
 		block := func(match string) {
 			p(i2+"location %s {", match)
-			if l.auth {
-				p(i3+"auth_request %s;", AuthLocation)
-				p(i3 + "auth_request_set $anyhost_user $upstream_http_x_anyhost_user;")
-				p(i3 + "auth_request_set $anyhost_auth_type $upstream_http_x_anyhost_auth_type;")
-				p(i3 + "auth_request_set $anyhost_auth_done $upstream_http_x_anyhost_auth_done;")
-				// For the auth subrequest, which shares the request's
-				// variables: the site location nginx matched (set runs in
-				// the rewrite phase, before auth_request's access phase).
-				p(i3+"set $anyhost_location %s;", quote(l.prefix))
-			}
 			p(i3 + "fastcgi_pass anyhost_fastcgi;")
 			p(i3 + "fastcgi_keep_conn on;")
+			if l.auth {
+				// The responder may refuse before reading the body: a
+				// buffered upload would be read whole (and spooled to
+				// disk) before the 401.
+				p(i3 + "fastcgi_request_buffering off;")
+				// Not used here: it declares the variable the auth
+				// location sends, which the admin's own locations set
+				// (AuthRecipe). Never at server level: nginx runs that
+				// again for the subrequest, which shares the variable.
+				p(i3+"set $anyhost_location %s;", quote(l.prefix))
+			}
 			for _, kv := range Params {
 				p(i3+"fastcgi_param %s %s;", kv[0], kv[1])
 			}
 			p(i3+"fastcgi_param %s %s;", fastcgi.ParamLocation, quote(l.prefix))
 			if include != "" {
 				p(i3+"include %s;", include)
-			}
-			if l.auth && include != "" {
-				p(i3 + "fastcgi_param ANYHOST_USER $anyhost_user;")
-				p(i3 + "fastcgi_param ANYHOST_AUTH_TYPE $anyhost_auth_type;")
-				// The auth check's own word that the auth phases ran:
-				// empty where nginx did not ask (satisfy any), and the
-				// responder then runs them.
-				p(i3+"fastcgi_param %s $anyhost_auth_done;", fastcgi.ParamAuthDone)
 			}
 			p(i2 + "}")
 		}
@@ -197,6 +207,9 @@ func Conf(o ConfOptions) (string, error) {
 		}
 		block("= " + quote(l.prefix))
 		block("^~ " + quote(l.prefix+"/"))
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(AuthRecipe, "\n"), "\n") {
+		p(i2+"%s", line)
 	}
 	p(i2+"location = %s {", AuthLocation)
 	p(i3 + "internal;")

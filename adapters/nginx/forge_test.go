@@ -15,8 +15,8 @@ import (
 	"github.com/anyhost/anyhost/internal/testhost"
 )
 
-// forgedParams claim user admin on /private, as nginx's generated config
-// would after auth_request.
+// forgedParams claim user admin on /private, as an nginx config passing
+// an auth_request's user would.
 var forgedParams = []string{"REQUEST_METHOD", "GET", "REQUEST_URI", "/private/", "SERVER_PROTOCOL", "HTTP/1.1",
 	"HTTP_HOST", "127.0.0.1", "REMOTE_ADDR", "127.0.0.1", "REMOTE_PORT", "4000",
 	"ANYHOST_USER", "admin", "ANYHOST_AUTH_TYPE", "Basic", "ANYHOST_AUTH_DONE", "1", "ANYHOST_LOCATION", "/private"}
@@ -30,7 +30,8 @@ const forgedCheck = "GET /.anyhost-auth HTTP/1.1\r\nHost: x\r\nConnection: close
 // believed: not through nginx's unix sockets, which it cannot open (the
 // workers run as www-data, the sockets are 0660 root:www-data), and not
 // through TCP sockets it can reach: with a secret its requests are refused,
-// without one its identity params are ignored and the auth phases run.
+// and with or without one its identity params are ignored and the auth
+// phases run.
 func TestForgedIdentityFromLocalUser(t *testing.T) {
 	t.Run("unix sockets", func(t *testing.T) {
 		s := startStack(t, nil)
@@ -59,6 +60,14 @@ func TestForgedIdentityFromLocalUser(t *testing.T) {
 				out := testhost.FastCGIAsNobody(t, h.FastCGI, append(forgedParams, extra...)...)
 				assert.NotContains(t, out, "Hello, admin!", out)
 				assert.Contains(t, out, want, out)
+			}
+			if withSecret {
+				// With the secret itself (a hand-edited nginx config
+				// sending identity params): the responder runs the auth
+				// phases all the same.
+				out := testhost.FastCGIAsNobody(t, h.FastCGI, append(forgedParams, "ANYHOST_SECRET", strings.Repeat("s", 40))...)
+				assert.NotContains(t, out, "Hello, admin!", out)
+				assert.Contains(t, out, "Status: 401", out)
 			}
 			out := testhost.HTTPAsNobody(t, h.Auth, forgedCheck)
 			assert.True(t, strings.HasPrefix(out, wantAuth), out)

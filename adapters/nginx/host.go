@@ -17,23 +17,25 @@ import (
 	"github.com/anyhost/anyhost/internal/secret"
 )
 
-// Host serves a site to nginx: the FastCGI responder on FastCGI and the
-// auth_request endpoint on Auth. Conf writes the matching nginx config.
+// Host serves a site to nginx: the FastCGI responder on FastCGI, which runs
+// every phase of the site's locations (their auth phases too), and the
+// auth_request endpoint on Auth, for content nginx serves itself. Conf
+// writes the matching nginx config.
 type Host struct {
 	// Site is what it serves; SetSite replaces it while Run serves.
 	Site *core.Site
 	Log  zerolog.Logger
 	// FastCGI and Auth are listen addresses: "unix:/path" or "HOST:PORT".
 	// Use unix sockets that only nginx can reach (Socket): whoever can
-	// connect to Auth can claim any request, and whoever can connect to
-	// FastCGI can claim any user.
+	// connect to Auth can claim any request (and ask it whether a password
+	// is right), and whoever can connect to FastCGI can send any request
+	// as if nginx had accepted it.
 	FastCGI, Auth string
 	// Socket sets the unix sockets' mode and group.
 	Socket listen.Options
 	// Secrets are the web server's secrets: with any, both sockets refuse
-	// requests that do not carry one, and the FastCGI responder believes
-	// the user nginx passes. Without, it believes no user and runs the
-	// auth phases itself.
+	// requests that do not carry one (another local process on a TCP
+	// socket). The responder believes no user either way.
 	Secrets *secret.Set
 	// ShutdownTimeout bounds the graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
@@ -72,7 +74,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return fmt.Errorf("auth listener: %w", err)
 	}
 	site := h.sites.Current(h.Site)
-	fs := &fastcgi.Server{Site: h.Site, Sites: &h.sites, Log: h.Log, Secrets: h.Secrets}
+	fs := &fastcgi.Server{Site: h.Site, Sites: &h.sites, Log: h.Log, Secrets: h.Secrets, RunsAuth: true}
 	auth := &AuthHandler{Site: h.Site, Sites: &h.sites, Log: h.Log, Secrets: h.Secrets}
 	limits := site.Limits.WithDefaults()
 	hs := &authServer{

@@ -1,7 +1,8 @@
 package main
 
 // nginx rows: anyhost behind nginx (`anyhost serve --adapter nginx`: FastCGI
-// content on a unix socket, auth_request over HTTP on another), next to what
+// content and its auth phases on a unix socket, auth_request over HTTP on
+// another for content nginx serves itself), next to what
 // nginx does alone (a static file, `return 200`) and to nginx proxying to a
 // bare Go net/http server over pooled keep-alive connections.
 //
@@ -33,7 +34,7 @@ const (
 	nginxGroup = "nginx"
 	// The rows goal 3 compares.
 	nginxHelloRow = "-> anyhost FastCGI /hello"
-	nginxAuthzRow = "-> anyhost /authz, auth_request"
+	nginxAuthzRow = "-> anyhost FastCGI /authz, access phase in the responder"
 )
 
 // nginxAuthHeader is demo:demo, the demo site's user (bcrypt cost 10).
@@ -57,8 +58,9 @@ content = ["demo.private"]
 
 // nginxSite is the bench's site file: the demo site's /hello and /private
 // (Basic auth, bcrypt), plus /authz and /proxy-authz whose access phase
-// says OK without any credentials, so that nginx runs its auth_request
-// subrequest but nothing costly answers it.
+// says OK without any credentials, so that the auth phases run (in the
+// responder for /authz, in the auth_request endpoint for /proxy-authz) but
+// nothing costly answers them.
 const nginxSite = `# Written by the anyhost benchmark (internal/bench/nginx.go).
 ` + demoHelloPrivate + `
 [[location]]
@@ -93,8 +95,8 @@ func nginxTargets() []Target {
 	row := func(name, path string, auth, baseline bool, notes string) Target {
 		return Target{Name: name, Group: nginxGroup, Baseline: baseline, Notes: notes, Start: inst.row(path, auth, 0)}
 	}
-	bcrypt := row("-> anyhost /private/, auth_request + bcrypt", "/private/hello", true, false,
-		"auth_request checks Basic demo:demo against a bcrypt (cost 10) htpasswd on every request, then FastCGI content (\"Hello, demo!\"). "+
+	bcrypt := row("-> anyhost FastCGI /private/, bcrypt", "/private/hello", true, false,
+		"the responder checks Basic demo:demo against a bcrypt (cost 10) htpasswd on every request, then serves \"Hello, demo!\". "+
 			"wrk -c2 (one request per core): bcrypt serves tens of req/s, and 32 connections would only queue into wrk's 2 s timeout")
 	bcrypt.Start = inst.row("/private/hello", true, 2)
 	seedRow := row(seedNginxRow, "/seed/anyhost-cgi", false, false,
@@ -108,17 +110,19 @@ func nginxTargets() []Target {
 		row(nginxHelloRow, "/hello", false, false,
 			"the product: `anyhost serve --adapter nginx`, FastCGI on a unix socket, fastcgi_keep_conn on, upstream keepalive 64"),
 		row(nginxAuthzRow, "/authz", false, false,
-			"auth_request over HTTP keepalive (unix socket) to anyhost, whose access handler says OK (demo.status, no credentials), then FastCGI content"),
+			"as /hello, with an access handler that says OK (demo.status, no credentials): the auth phases in the same FastCGI round trip "+
+				"(fastcgi_request_buffering off, as `anyhost nginx conf` writes for locations with auth)"),
 		row("-> barehello, proxy_pass keepalive", "/proxy/hello", false, false,
 			"proxy_pass to internal/bench/barehello over TCP loopback: upstream keepalive 64 and keepalive_requests 10000 as the product's upstreams, proxy_http_version 1.1, Connection \"\""),
 		row("-> barehello, auth_request + proxy_pass", "/proxy-authz/hello", false, false,
-			"the row above behind the same auth_request as /authz (anyhost's access handler says OK)"),
+			"the row above behind the product's auth location (auth_request to anyhost's auth endpoint, as the generated config's "+
+				"comment shows for content nginx serves itself), whose access handler says OK"),
 		optIn(row("-> anyhost FastCGI /hello, auth_request to nginx return 204", "/auth204/hello", false, false,
-			"diagnostic: the /authz row with the auth subrequest answered by nginx itself (internal location, `return 204`): "+
+			"diagnostic: /hello behind an auth subrequest answered by nginx itself (internal location, `return 204`): "+
 				"nginx's own subrequest cost, no upstream")),
 		optIn(row("-> anyhost FastCGI /hello, auth_request proxied to nginx 204", "/authproxy204/hello", false, false,
-			"diagnostic: the /authz row with the product's auth location (same headers, upstream keepalive) pointed at a "+
-				"second nginx server{} on a unix socket answering 204: /authz minus this is what anyhost's auth endpoint costs")),
+			"diagnostic: /hello behind the product's auth location (same headers, upstream keepalive) pointed at a "+
+				"second nginx server{} on a unix socket answering 204: the proxy-authz row minus this is what anyhost's auth endpoint costs")),
 		seedRow,
 		bcrypt, // last: what it leaves in flight must not land in another row (see settle)
 	}
@@ -356,6 +360,7 @@ func nginxBenchConf(conf, html, backend string) (string, error) {
         location = /proxy/hello {
 %[4]s        }
         location = /proxy-authz/hello {
+            set $anyhost_location /proxy-authz;
             auth_request /.anyhost-auth;
 %[4]s        }
 %[6]s    }

@@ -4,8 +4,8 @@ package main
 // `anyhost nginx build` makes, configured by `anyhost nginx conf --mode
 // module --full`), against the same nginx instance's static file. One
 // nginx (worker_processes 2, access_log off) in its own cgroup: the CPU is
-// the instance's, Go's threads included. The FastCGI and auth_request rows
-// they compare with are the nginx group's, in the same run.
+// the instance's, Go's threads included. The FastCGI rows they compare
+// with are the nginx group's, in the same run.
 
 import (
 	"context"

@@ -65,7 +65,7 @@ func nginxCommand() *cli.Command {
 				&cli.StringFlag{Name: "service-user", Value: "www-data", Usage: "with --systemd: user the Go process runs as"},
 				&cli.StringFlag{Name: "binary", Usage: "with --systemd: the anyhost executable (default: this one)"},
 				&cli.DurationFlag{Name: "shutdown-timeout", Value: 30e9, Usage: "with --systemd: serve's --shutdown-timeout"},
-				&cli.StringFlag{Name: "secret-dir", Usage: "the directory `anyhost secret new` wrote: nginx proves itself to `serve --secret`, which then believes the user auth_request found"},
+				&cli.StringFlag{Name: "secret-dir", Usage: "the directory `anyhost secret new` wrote: nginx proves itself to `serve --secret` with every request, which refuses requests without it"},
 			},
 			Action: func(c *cli.Context) error {
 				module := c.String("mode") == nginx.ModeModule
