@@ -28,7 +28,7 @@ func TestAuthProviders(t *testing.T) {
 	cfg, err := config.Load(site.Path)
 	require.NoError(t, err)
 	s := startSiteStack(t, cfg, cfg, nil)
-	testhost.RunAuthConformance(t, s.Target("fastcgi"), site)
+	testhost.RunAuthConformance(t, s.Target(Adapter), site)
 }
 
 // A throttled login (mode 429) reaches the client as 429 with Retry-After,

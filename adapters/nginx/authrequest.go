@@ -29,8 +29,8 @@ import (
 	"github.com/anyhost/anyhost/internal/secret"
 )
 
-// Adapter is what auth handlers see in Request.Adapter. The content request
-// is served by adapters/fastcgi and reports "fastcgi".
+// Adapter is what handlers see in Request.Adapter behind nginx, in the
+// FastCGI responder and the auth endpoint alike.
 const Adapter = "nginx"
 
 // The headers nginx's auth location sets on the subrequest (see Conf). They

@@ -74,7 +74,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return fmt.Errorf("auth listener: %w", err)
 	}
 	site := h.sites.Current(h.Site)
-	fs := &fastcgi.Server{Site: h.Site, Sites: &h.sites, Log: h.Log, Secrets: h.Secrets, RunsAuth: true}
+	fs := &fastcgi.Server{Site: h.Site, Sites: &h.sites, Log: h.Log, Secrets: h.Secrets, RunsAuth: true, Adapter: Adapter}
 	auth := &AuthHandler{Site: h.Site, Sites: &h.sites, Log: h.Log, Secrets: h.Secrets}
 	limits := site.Limits.WithDefaults()
 	hs := &authServer{

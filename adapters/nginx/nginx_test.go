@@ -194,7 +194,7 @@ content = ["demo.echo"]
 
 func TestConformance(t *testing.T) {
 	s := startStack(t, nil)
-	testhost.RunConformance(t, s.Target("fastcgi"))
+	testhost.RunConformance(t, s.Target(Adapter))
 }
 
 func TestThroughNginx(t *testing.T) {

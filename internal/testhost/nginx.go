@@ -90,7 +90,7 @@ func (n *Nginx) ErrorLog() string {
 }
 
 // Target is the conformance view of this nginx; adapter is what /echo
-// reports (the FastCGI responder behind it says "fastcgi").
+// reports ("nginx" for `serve --adapter nginx`).
 func (n *Nginx) Target(adapter string) Target {
 	return Target{URL: n.URL, Addr: n.Addr, Adapter: adapter}
 }
