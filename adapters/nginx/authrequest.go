@@ -122,14 +122,11 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// it comes.
 	if named, ok := req.Header[HeaderLocation]; (ok || h.Secrets.Configured()) &&
 		(len(named) != 1 || named[0] == "" || core.LocationPrefix(named[0]) != loc.Prefix) {
+		msg := "nginx: the auth check names another location than the site matches: regenerate nginx's configuration from this site file"
 		if !ok {
-			h.Log.Error().Str("path", r.Path).Str("site_location", loc.Prefix).
-				Msg("nginx: the auth check names no site location: the nginx location calling auth_request must `set $anyhost_location` to it (see the comment above the generated auth location)")
-			w.WriteHeader(http.StatusInternalServerError)
-			return
+			msg = "nginx: the auth check names no site location: the nginx location calling auth_request must `set $anyhost_location` to it (see the comment above the generated auth location)"
 		}
-		h.Log.Error().Strs("nginx_location", named).Str("path", r.Path).Str("site_location", loc.Prefix).
-			Msg("nginx: the auth check names another location than the site matches: regenerate nginx's configuration from this site file")
+		h.Log.Error().Strs("nginx_location", named).Str("path", r.Path).Str("site_location", loc.Prefix).Msg(msg)
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
