@@ -82,11 +82,18 @@ func (e *StatusError) Unwrap() error { return e.Err }
 // them: UserNotFound falls through to the next, Denied and Granted end the
 // chain. A grant comes with the identity, groups included when the
 // granting provider lists them. Hosts that call providers one by one
-// (Apache's authn provider hook) use it as Basic does.
-func CheckChain(ctx context.Context, providers []core.PasswordProvider, user, pass string) (core.AuthResult, *core.Identity, error) {
+// (Apache's authn provider hook) use it as Basic does. answered, if not
+// nil, is told each provider's answer by its index (for metrics).
+func CheckChain(ctx context.Context, providers []core.PasswordProvider, user, pass string, answered func(i int, result string)) (core.AuthResult, *core.Identity, error) {
+	tell := func(i int, result string) {
+		if answered != nil {
+			answered(i, result)
+		}
+	}
 	for i, p := range providers {
 		res, err := p.CheckPassword(ctx, user, pass)
 		if err != nil {
+			tell(i, "error")
 			return core.Denied, nil, fmt.Errorf("provider %d of the chain: %w", i+1, err)
 		}
 		switch res {
@@ -94,13 +101,17 @@ func CheckChain(ctx context.Context, providers []core.PasswordProvider, user, pa
 			id := &core.Identity{User: user, AuthType: "Basic"}
 			if gl, ok := p.(core.GroupLister); ok {
 				if id.Groups, err = gl.Groups(ctx, user); err != nil {
+					tell(i, "error")
 					return core.Denied, nil, fmt.Errorf("groups of provider %d: %w", i+1, err)
 				}
 			}
+			tell(i, "granted")
 			return core.Granted, id, nil
 		case core.Denied:
+			tell(i, "denied")
 			return core.Denied, nil, nil
 		}
+		tell(i, "not_found")
 	}
 	return core.UserNotFound, nil, nil
 }

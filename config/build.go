@@ -183,6 +183,7 @@ func (s *Site) buildAuth(a *Auth, shared *authShared, closable func(any)) (core.
 			}
 			closable(v)
 			be.Verifiers = append(be.Verifiers, v)
+			be.Names = append(be.Names, ref.Name)
 			continue
 		}
 		p, err := core.NewProvider(ref.Name, o)
@@ -192,6 +193,7 @@ func (s *Site) buildAuth(a *Auth, shared *authShared, closable func(any)) (core.
 		}
 		closable(p)
 		ba.Providers = append(ba.Providers, p)
+		ba.Names = append(ba.Names, ref.Name)
 	}
 	var rules []core.Authorizer
 	for _, r := range a.Require {

@@ -23,6 +23,11 @@ func init() {
 		site.(*Site).serveHTTP(w, req, adapter, log, d, began)
 	}
 	link.Core.LocationPanics = func(loc any) *link.PanicLog { return loc.(*Location).panics }
+	link.Core.ObserveAt = func(r, loc any) {
+		if site := loc.(*Location).site; site != nil {
+			r.(*Request).observer = site.observer
+		}
+	}
 }
 
 // bind prepares r to send its response through w.

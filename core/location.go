@@ -18,6 +18,7 @@ type Location struct {
 	Handlers [NumPhases][]Handler
 
 	panics *link.PanicLog // its site's
+	site   *Site          // set by NewSite
 }
 
 // Matches reports whether the location applies to path p (already cleaned).

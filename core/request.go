@@ -94,6 +94,7 @@ type Request struct {
 
 	st       link.State // what only the host sets (core/host), and the response's progress
 	httpBody typedBody  // Body on net/http hosts, kept here to cost no allocation
+	observer Observer   // the site's, set by Serve
 }
 
 // Identity is what authentication established about the user.

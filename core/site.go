@@ -64,6 +64,7 @@ type Site struct {
 	locations []*Location // longest prefix first
 	closers   []io.Closer
 	panics    link.PanicLog
+	observer  Observer // from SetObserver
 }
 
 // OnClose registers what Close releases: the connection pools of the
@@ -109,7 +110,7 @@ func NewSite(locs []*Location) (*Site, error) {
 	sort.SliceStable(all, func(i, j int) bool { return len(all[i].Prefix) > len(all[j].Prefix) })
 	site := &Site{locations: all}
 	for i, l := range all {
-		l.panics = &site.panics
+		l.panics, l.site = &site.panics, site
 		for p := range l.Handlers {
 			if Phase(p).SiteOnly() {
 				l.Handlers[p] = nil
@@ -156,6 +157,11 @@ func (s *Site) Serve(r *Request) {
 	if r.st.Panics == nil {
 		r.st.Panics = &s.panics
 	}
+	var began time.Time
+	if r.observer = s.observer; r.observer != nil {
+		began = time.Now()
+		r.observer.Begin()
+	}
 	st, loc := s.run(r, true)
 	for hops := 0; r.st.Redirect != "" && !r.st.Started; hops++ {
 		if hops == maxLocalRedirects {
@@ -182,7 +188,11 @@ func (s *Site) Serve(r *Request) {
 	if !r.st.Started {
 		r.start()
 	}
+	decided := Phase(r.st.Phase)
 	RunPhase(Log, loc.Handlers[Log], r)
+	if r.observer != nil {
+		r.observer.Finish(loc.Prefix, decided, r.StatusCode(), time.Since(began))
+	}
 }
 
 // maxLocalRedirects bounds the local redirects one request may take, as

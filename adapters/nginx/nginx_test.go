@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,6 +25,7 @@ import (
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/handlers/demo"
 	"github.com/anyhost/anyhost/internal/listen"
+	"github.com/anyhost/anyhost/internal/metrics"
 	"github.com/anyhost/anyhost/internal/secret"
 	"github.com/anyhost/anyhost/internal/testhost"
 )
@@ -71,6 +74,8 @@ type stackOptions struct {
 	// noSecret leaves out the web server's secret (the documented setup
 	// has one: Host.Secrets and ConfOptions.SecretDir).
 	noSecret bool
+	// observer, if set, is the site's (serve's --metrics-listen).
+	observer core.Observer
 }
 
 // writeSecretDir writes a secret directory as `anyhost secret new` does
@@ -92,6 +97,7 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	testhost.NginxBinary(t)
 	site, err := cfg.Build()
 	require.NoError(t, err)
+	site.SetObserver(o.observer)
 
 	dir, err := os.MkdirTemp("", "anyhost-nginx-sock-")
 	require.NoError(t, err)
@@ -222,6 +228,39 @@ func TestThroughNginx(t *testing.T) {
 		r := testhost.Do(t, "POST", s.URL+"/echo", bytes.NewReader(make([]byte, 10<<20+1)), nil)
 		assert.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
 	})
+}
+
+// Behind nginx the responder's requests are counted as standalone's are,
+// by the location and the phase that decided them.
+func TestMetricsThroughNginx(t *testing.T) {
+	m := metrics.New(Adapter, "test")
+	s := startStackWith(t, stackOptions{cfg: demoConfig(t), confCfg: demoConfig(t), observer: m})
+	for range 2 {
+		require.Equal(t, http.StatusOK, testhost.Do(t, "GET", s.URL+"/hello", nil, nil).Status)
+	}
+	require.Equal(t, http.StatusOK, testhost.Do(t, "GET", s.URL+"/private/", nil, testhost.BasicHeader("demo", "demo")).Status)
+	require.Equal(t, http.StatusUnauthorized, testhost.Do(t, "GET", s.URL+"/private/", nil, testhost.BasicHeader("demo", "x")).Status)
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(rec.Body)
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, f := range []string{"anyhost_requests_total", "anyhost_auth_answers_total"} {
+		for _, mt := range fams[f].GetMetric() {
+			var key []string
+			for _, l := range mt.GetLabel() {
+				key = append(key, l.GetValue())
+			}
+			got[strings.Join(key, " ")] = mt.GetCounter().GetValue()
+		}
+	}
+	delete(got, "404 / content") // nginx's start-up probe
+	assert.Equal(t, map[string]float64{
+		"200 /hello content": 2, "200 /private content": 1, "401 /private authn": 1,
+		"demo.users granted": 1, "demo.users denied": 1,
+	}, got)
 }
 
 // TestDebianParamsStillNoUser adds Debian's fastcgi_params (REMOTE_USER

@@ -6,6 +6,7 @@ package basic
 
 import (
 	"encoding/base64"
+	"strconv"
 	"strings"
 
 	"github.com/anyhost/anyhost/authn"
@@ -19,6 +20,9 @@ type Basic struct {
 	Realm string
 	// Providers are asked in order; core.UserNotFound falls through to the next.
 	Providers []core.PasswordProvider
+	// Names are the providers' registered names, Names[i] for
+	// Providers[i]: what their answers are counted by (core.Observer).
+	Names []string
 	// Cache, if set, skips the providers for credentials verified recently.
 	Cache *CredentialCache
 	// Throttle, if set, counts failures and refuses or slows down guessing.
@@ -41,11 +45,15 @@ func (b *Basic) Authenticate(r *core.Request) (*core.Identity, error) {
 	}
 	if b.Cache != nil {
 		id, err := b.Cache.lookup(ctx, user, pass)
-		if err != nil {
+		switch {
+		case err != nil:
 			r.Log().Warn().Err(err).Msg("credential cache unavailable; checking the password")
-		} else if id != nil {
+		case id != nil:
+			r.Observer().CredentialCache(true)
 			r.Log().Debug().Str("user", user).Msg("credentials found in the cache")
 			return id, nil
+		default:
+			r.Observer().CredentialCache(false)
 		}
 	}
 	id, err := b.check(r, user, pass)
@@ -71,7 +79,10 @@ func (b *Basic) Authenticate(r *core.Request) (*core.Identity, error) {
 
 // check asks the chain and logs why a login failed.
 func (b *Basic) check(r *core.Request, user, pass string) (*core.Identity, error) {
-	res, id, err := authn.CheckChain(r.Context(), b.Providers, user, pass)
+	obs := r.Observer()
+	res, id, err := authn.CheckChain(r.Context(), b.Providers, user, pass, func(i int, result string) {
+		obs.Auth(providerName(b.Names, i), result)
+	})
 	switch {
 	case err != nil:
 		return nil, err
@@ -81,6 +92,15 @@ func (b *Basic) check(r *core.Request, user, pass string) (*core.Identity, error
 		r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: user not found")
 	}
 	return id, nil
+}
+
+// providerName is the name of the i-th provider of a chain, or its
+// position where the chain was built without names.
+func providerName(names []string, i int) string {
+	if i < len(names) {
+		return names[i]
+	}
+	return "provider-" + strconv.Itoa(i+1)
 }
 
 // Challenge implements core.Authenticator.

@@ -114,6 +114,7 @@ func (t *Throttle) admit(r *core.Request, user string, c counts) error {
 	if !over {
 		return nil
 	}
+	r.Observer().Throttled(t.Mode != ThrottleDelay)
 	switch t.Mode {
 	case ThrottleDelay:
 		timer := time.NewTimer(t.Delay)

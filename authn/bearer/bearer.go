@@ -5,6 +5,7 @@ package bearer
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/anyhost/anyhost/authn"
@@ -30,6 +31,9 @@ func NewVerifier(name string, o core.Options) (core.TokenVerifier, error) {
 type Bearer struct {
 	Realm     string
 	Verifiers []core.TokenVerifier
+	// Names are the verifiers' registered names, Names[i] for
+	// Verifiers[i]: what their answers are counted by (core.Observer).
+	Names []string
 }
 
 // Authenticate implements core.Authenticator. A refused token is logged with its
@@ -43,19 +47,28 @@ func (b *Bearer) Authenticate(r *core.Request) (*core.Identity, error) {
 	// verifier can warn about a degraded back end it still answers from.
 	ctx := r.Log().WithContext(r.Context())
 	var reasons []string
+	obs := r.Observer()
 	for i, v := range b.Verifiers {
 		id, err := v.VerifyToken(ctx, token)
+		name := "verifier-" + strconv.Itoa(i+1)
+		if i < len(b.Names) {
+			name = b.Names[i]
+		}
 		switch {
 		case err == nil && id != nil && id.User != "":
+			obs.Auth(name, "granted")
 			if id.AuthType == "" {
 				id.AuthType = "Bearer"
 			}
 			return id, nil
 		case err == nil:
+			obs.Auth(name, "denied")
 			reasons = append(reasons, "no subject")
 		case errors.Is(err, core.ErrInvalidToken):
+			obs.Auth(name, "denied")
 			reasons = append(reasons, err.Error())
 		default:
+			obs.Auth(name, "error")
 			return nil, fmt.Errorf("token verifier %d: %w", i+1, err)
 		}
 	}

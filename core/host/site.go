@@ -39,6 +39,7 @@ func RunAuthPhases(loc *core.Location, r *core.Request) core.Status {
 	if st := link.Core.State(r); st.Panics == nil {
 		st.Panics = link.Core.LocationPanics(loc)
 	}
+	link.Core.ObserveAt(r, loc)
 	if link.DuplicateCredentials(r.Header) {
 		return http.StatusBadRequest
 	}

@@ -93,7 +93,7 @@ func (lib *library) checkPassword(st *reqState, id uint32, user, pass string) in
 		r.Log().Error().Uint32("id", id).Msg("bridge: no provider chain with this number")
 		return authError
 	}
-	res, ident, err := authn.CheckChain(r.Context(), chain, user, pass)
+	res, ident, err := authn.CheckChain(r.Context(), chain, user, pass, nil)
 	switch {
 	case err != nil:
 		r.Log().Error().Err(err).Msg("authentication back end failed")

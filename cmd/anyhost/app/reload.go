@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/anyhost/anyhost/core"
+	"github.com/anyhost/anyhost/internal/metrics"
 	"github.com/anyhost/anyhost/internal/secret"
 )
 
@@ -35,6 +36,9 @@ type reloader struct {
 	// (rotation: the new secret beside the previous one).
 	secrets    *secret.Set
 	secretRefs []string
+
+	// metrics, when set, observe every site loaded and count reloads.
+	metrics *metrics.Metrics
 
 	mu   sync.Mutex
 	site *core.Site // the one serving
@@ -68,7 +72,14 @@ func (rl *reloader) reload(host siteSetter) {
 	site, err := loadSite(rl.path)
 	if err != nil {
 		rl.log.Error().Err(err).Str("config", rl.path).Msg("reload failed: still serving the previous site")
+		if rl.metrics != nil {
+			rl.metrics.Reloaded(false)
+		}
 		return
+	}
+	if rl.metrics != nil {
+		site.SetObserver(rl.metrics)
+		rl.metrics.Reloaded(true)
 	}
 	rl.mu.Lock()
 	old := rl.site

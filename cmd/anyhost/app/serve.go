@@ -26,6 +26,7 @@ import (
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/listen"
 	"github.com/anyhost/anyhost/internal/logbuf"
+	"github.com/anyhost/anyhost/internal/metrics"
 	"github.com/anyhost/anyhost/internal/ratelog"
 )
 
@@ -85,6 +86,7 @@ func serveCommand() *cli.Command {
 				"(one per line: current, then previous; re-read on SIGHUP; see `anyhost secret`); repeatable"},
 			&cli.StringSliceFlag{Name: "socket-peer", Usage: "only this user may connect to the unix sockets (SO_PEERCRED), " +
 				"in addition to the socket's mode and the secret; repeatable"},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics at /metrics on this HOST:PORT or unix:PATH (a listener of its own)"},
 		),
 		Action: func(c *cli.Context) error {
 			a, ok := adapters[c.String("adapter")]
@@ -112,6 +114,20 @@ func serveCommand() *cli.Command {
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			rl := &reloader{path: config, hup: hup, log: log, logOut: out, site: site, grace: c.Duration("shutdown-timeout")}
+			if addr := c.String("metrics-listen"); addr != "" {
+				if c.String("adapter") == "cgi" {
+					return cli.Exit("--metrics-listen: a CGI program answers one request and exits; nothing would be scraped", 2)
+				}
+				sock, err := socketOptions(c)
+				if err != nil {
+					return cli.Exit(err.Error(), 2)
+				}
+				rl.metrics = metrics.New(c.String("adapter"), Version())
+				site.SetObserver(rl.metrics)
+				if err := serveMetrics(ctx, addr, sock, rl.metrics, log); err != nil {
+					return cli.Exit("--metrics-listen: "+err.Error(), 1)
+				}
+			}
 			if rl.secretRefs = c.StringSlice("secret"); len(rl.secretRefs) > 0 {
 				if err := rl.loadSecrets(); err != nil {
 					return cli.Exit("--secret: "+err.Error(), 1)

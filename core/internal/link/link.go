@@ -55,6 +55,9 @@ var Core struct {
 	ServeHTTP func(site any, w http.ResponseWriter, req *http.Request, adapter string, log *zerolog.Logger, done any, began time.Time)
 	// LocationPanics returns the PanicLog of a location's site.
 	LocationPanics func(loc any) *PanicLog
+	// ObserveAt makes r report to the observer of loc's site, for hosts
+	// that run a location's phases without Site.Serve.
+	ObserveAt func(r, loc any)
 }
 
 // HideFromEnv removes what a request's environment never shows, whichever
