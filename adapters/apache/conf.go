@@ -106,41 +106,57 @@ func Conf(o ConfOptions) (string, error) {
 	default:
 		return "", fmt.Errorf("--mode: %q is not %s or %s", o.Mode, ModeInProcess, ModeFastCGI)
 	}
+	c, err := newConfText(o, "anyhost apache conf")
+	if err != nil {
+		return "", err
+	}
+	load, rest, err := inProcess(o, c.modulesDir)
+	if err != nil {
+		return "", err
+	}
+	c.p("")
+	c.WriteString(load)
+	c.WriteString(rest)
+	return c.String(), nil
+}
+
+// inProcess writes the in-process configuration in its two parts: load,
+// what must come before any Anyhost directive (LoadModule,
+// AnyhostLibrary, the modules auth needs), and rest, the server-wide
+// settings and the <Location> sections.
+func inProcess(o ConfOptions, modulesDir string) (load, rest string, err error) {
 	for _, l := range o.Site.Locations {
 		if l.Auth != nil && l.Auth.Type == "bearer" {
 			// In-process, Apache's directives carry Basic only: mod_auth_basic
 			// asks the Go providers for a password. A bearer token needs the
 			// Go pipeline's authn.
-			return "", fmt.Errorf("%s: location %s: auth type bearer has no Apache directive form; serve this site in-process with `AnyhostSite %s` (the Go pipeline runs its auth phases in Apache's hooks), in daemon mode (--mode fastcgi), or behind nginx",
+			return "", "", fmt.Errorf("%s: location %s: auth type bearer has no Apache directive form; serve this site in-process with `AnyhostSite %s` (the Go pipeline runs its auth phases in Apache's hooks), in daemon mode (--mode fastcgi), or behind nginx",
 				l.Pos, l.Path, o.Site.File)
 		}
 	}
 	if o.LibDir == "" {
-		return "", fmt.Errorf("the library directory is required (--lib-dir, where `anyhost apache build -o` put it)")
+		return "", "", fmt.Errorf("the library directory is required (--lib-dir, where `anyhost apache build -o` put it)")
 	}
 	lib, err := filepath.Abs(o.LibDir)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	c, err := newConfText(o, "anyhost apache conf")
-	if err != nil {
-		return "", err
-	}
-	p, load := c.p, c.load
-	p("")
-	p("<IfModule !anyhost_module>\n    LoadModule anyhost_module %s\n</IfModule>", quote(filepath.Join(lib, ModuleFile)))
+	head := &confText{modulesDir: modulesDir}
+	c := &confText{modulesDir: modulesDir}
+	head.p("<IfModule !anyhost_module>\n    LoadModule anyhost_module %s\n</IfModule>", quote(filepath.Join(lib, ModuleFile)))
 	auth := false
 	for _, l := range o.Site.Locations {
 		auth = auth || l.Auth != nil || len(l.Handlers[core.Authn]) > 0 || len(l.Handlers[core.Authz]) > 0
 	}
 	if auth {
 		// Stock Debian enables these, but a minimal httpd.conf may not.
-		load("authn_core_module", "mod_authn_core.so")
-		load("authz_core_module", "mod_authz_core.so")
-		load("authz_user_module", "mod_authz_user.so")
-		load("auth_basic_module", "mod_auth_basic.so")
+		head.load("authn_core_module", "mod_authn_core.so")
+		head.load("authz_core_module", "mod_authz_core.so")
+		head.load("authz_user_module", "mod_authz_user.so")
+		head.load("auth_basic_module", "mod_auth_basic.so")
 	}
-	p("AnyhostLibrary %s", quote(filepath.Join(lib, LibraryFile)))
+	head.p("AnyhostLibrary %s", quote(filepath.Join(lib, LibraryFile)))
+	p := c.p
 	if o.Site.Dir != "" {
 		p("AnyhostRelativeTo %s", quote(o.Site.Dir))
 	}
@@ -192,7 +208,7 @@ func Conf(o ConfOptions) (string, error) {
 		}
 		p("</Location>")
 	}
-	return c.String(), nil
+	return head.String(), c.String(), nil
 }
 
 // confText is the configuration `apache conf` writes, begun the same way in

@@ -40,6 +40,10 @@ type ConfOptions struct {
 	// LibDir, in module mode, is where `anyhost nginx build -o` put the
 	// module and the library.
 	LibDir string
+	// DestDir, if set, is where LibDir is staged for now (a package
+	// build's DESTDIR): the library is looked for under it, and the
+	// configuration still names LibDir.
+	DestDir string
 	// SecretDir is the directory `anyhost secret new` wrote: its
 	// SecretFile is included in every location, so both sockets see the
 	// secret with each request and refuse requests without it (another

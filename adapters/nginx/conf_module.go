@@ -37,7 +37,7 @@ func confModule(o ConfOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(filepath.Join(lib, libraryFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(o.DestDir, lib, libraryFile)); err != nil {
 		return "", fmt.Errorf("nginx conf: --lib-dir %s holds no %s: run `anyhost nginx build -o %s` first", lib, libraryFile, o.LibDir)
 	}
 	site, err := siteFile(o)
