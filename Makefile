@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests and benchmarks start or drive.
-DEB_PACKAGES := apache2 apache2-dev apache2-utils nginx nginx-dev lighttpd wrk curl ca-certificates slapd ldap-utils postgresql redis-server systemd python3 perl
+DEB_PACKAGES := apache2 apache2-dev apache2-utils nginx nginx-dev lighttpd wrk curl ca-certificates slapd ldap-utils postgresql redis-server systemd python3 perl man-db zsh fish
 OUT := out
 
 .PHONY: all deps bench-deps test lint vet unit bench build demo clean
@@ -61,3 +61,19 @@ demo:
 
 clean:
 	rm -rf bin $(OUT)
+
+# install lays out bin/anyhost, the systemd units, Apache's mods-available pair and
+# nginx's snippets, and builds the Apache and nginx modules against the installed
+# servers (when apache2-dev / nginx-dev are there); it enables nothing and prints what
+# to run. Go builds the modules: `sudo env "PATH=$$PATH" make install` (sudo's PATH has
+# no Go). uninstall removes exactly what install wrote (its manifest).
+PREFIX ?= /usr/local
+ETC ?= /etc
+INSTALL_FLAGS ?=
+.PHONY: install uninstall
+install: build
+	bin/anyhost install --prefix $(PREFIX) --etc $(ETC) $(if $(DESTDIR),--destdir $(DESTDIR)) $(INSTALL_FLAGS)
+
+uninstall:
+	@bin=bin/anyhost; [ -x "$$bin" ] || bin="$(DESTDIR)$(PREFIX)/bin/anyhost"; \
+	"$$bin" uninstall --prefix $(PREFIX) $(if $(DESTDIR),--destdir $(DESTDIR))

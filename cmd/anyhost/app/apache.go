@@ -44,16 +44,16 @@ func apacheCommand() *cli.Command {
 					"anyhost apache conf --lib-dir DIR --full --root DIR2 [--listen 127.0.0.1:8081] [--mpm prefork] [--config FILE]\n" +
 					"anyhost apache conf --mode fastcgi --fastcgi 127.0.0.1:PORT [--secret-dir DIR] [--full --root DIR2 ...] [--config FILE]",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "lib-dir", Usage: "where `anyhost apache build -o` put the module and library (required in inprocess mode)"},
-					&cli.StringFlag{Name: "mode", Value: apache.ModeInProcess, Usage: "inprocess (mod_anyhost loads the Go library) or fastcgi (mod_proxy_fcgi + mod_authnz_fcgi to `anyhost serve --adapter fastcgi`)"},
+					&cli.StringFlag{Name: "lib-dir", Usage: "where 'anyhost apache build -o' put the module and library (required in inprocess mode)"},
+					&cli.StringFlag{Name: "mode", Value: apache.ModeInProcess, Usage: "inprocess (mod_anyhost loads the Go library) or fastcgi (mod_proxy_fcgi + mod_authnz_fcgi to 'anyhost serve --adapter fastcgi')"},
 					&cli.StringFlag{Name: "fastcgi", Usage: "with --mode fastcgi: the TCP address the Go process listens on, 127.0.0.1:PORT"},
 					&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "site file (TOML); default: the embedded demo site"},
-					&cli.BoolFlag{Name: "full", Usage: "a complete httpd.conf that `apache2 -f` starts as is"},
+					&cli.BoolFlag{Name: "full", Usage: "a complete httpd.conf that 'apache2 -f' starts as is"},
 					&cli.StringFlag{Name: "root", Usage: "with --full: ServerRoot for pid file, logs, runtime files"},
 					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8081", Usage: "with --full: Listen address"},
 					&cli.StringFlag{Name: "mpm", Value: "event", Usage: "with --full: event or prefork"},
 					&cli.IntFlag{Name: "go-max-procs", Usage: "AnyhostGoMaxProcs: GOMAXPROCS in each child (0: Go's default)"},
-					&cli.StringFlag{Name: "secret-dir", Usage: "with --mode fastcgi: the directory `anyhost secret new` wrote; Apache then proves itself to `serve --secret`, which believes the user it authenticated"},
+					&cli.StringFlag{Name: "secret-dir", Usage: "with --mode fastcgi: the directory 'anyhost secret new' wrote; Apache then proves itself to 'serve --secret', which believes the user it authenticated"},
 				},
 				Action: func(c *cli.Context) error {
 					site, err := loadCheckedSite(c.String("config"))

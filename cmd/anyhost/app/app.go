@@ -93,6 +93,8 @@ func New() *cli.App {
 			nginxCommand(),
 			lighttpdCommand(),
 			secretCommand(),
+			completionCommand(),
+			manCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
@@ -102,7 +104,8 @@ func New() *cli.App {
 				},
 			},
 		},
-		HideHelpCommand: false,
+		HideHelpCommand:      false,
+		EnableBashCompletion: true,
 	}
 }
 

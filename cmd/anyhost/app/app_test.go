@@ -12,8 +12,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/urfave/cli/v2"
 
 	"github.com/anyhost/anyhost/authn/htpasswd"
+	"github.com/anyhost/anyhost/cmd/anyhost/app"
 	"github.com/anyhost/anyhost/core"
 	"github.com/anyhost/anyhost/internal/testhost"
 )
@@ -126,4 +128,78 @@ func TestVersion(t *testing.T) {
 	out, code := run(t, "", "--version")
 	require.Equal(t, 0, code, out)
 	assert.Regexp(t, `^anyhost version \S+\n$`, out)
+}
+
+// Flag usages never hold backticks: urfave/cli takes the first backticked
+// words for the flag's value name (`--lib-dir anyhost apache build -o`).
+func TestFlagUsagesHaveNoValueNameAccidents(t *testing.T) {
+	var walk func(path string, cmds []*cli.Command)
+	check := func(path string, flags []cli.Flag) {
+		for _, f := range flags {
+			if d, ok := f.(cli.DocGenerationFlag); ok {
+				assert.NotContains(t, d.GetUsage(), "`", "%s --%s", path, f.Names()[0])
+			}
+		}
+	}
+	walk = func(path string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			check(path+" "+c.Name, c.Flags)
+			walk(path+" "+c.Name, c.Subcommands)
+		}
+	}
+	a := app.New()
+	check("anyhost", a.Flags)
+	walk("anyhost", a.Commands)
+}
+
+// The completion scripts ask the binary for the next words: bash's,
+// run in a real bash, completes a subcommand and a flag.
+func TestCompletion(t *testing.T) {
+	bin := testhost.AnyhostBinary(t)
+	script, code := run(t, "", "completion", "bash")
+	require.Equal(t, 0, code, script)
+	complete := func(words ...string) string {
+		cmd := exec.Command("bash", "-c", `source /dev/stdin; COMP_WORDS=("$@"); COMP_CWORD=$(($#-1)); _anyhost_complete; echo "${COMPREPLY[*]}"`, "bash", bin)
+		cmd.Args = append(cmd.Args, words...)
+		cmd.Stdin = strings.NewReader(script)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return strings.TrimSpace(string(out))
+	}
+	assert.Equal(t, "nginx", complete("ng"))
+	assert.Equal(t, "--adapter", complete("serve", "--ad"))
+	assert.Contains(t, strings.Fields(complete("apache", "")), "build")
+
+	for shell, check := range map[string][]string{"zsh": {"-n"}, "fish": {"--no-execute"}} {
+		out, code := run(t, "", "completion", shell)
+		require.Equal(t, 0, code, out)
+		assert.Contains(t, out, "anyhost", shell)
+		cmd := exec.Command(testhost.NeedBinary(t, shell), append(check, write(t, "anyhost."+shell, out))...)
+		msg, err := cmd.CombinedOutput()
+		assert.NoError(t, err, "%s rejects the script: %s", shell, msg)
+	}
+	fish, _ := run(t, "", "completion", "fish")
+	assert.Contains(t, fish, "-n '__fish_anyhost_no_subcommand' -a 'serve' -d")
+	out, code := run(t, "", "completion", "tcsh")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, out, "bash, zsh or fish")
+}
+
+// The man page is generated from the CLI and formats without a warning.
+func TestManPage(t *testing.T) {
+	page, code := run(t, "", "man")
+	require.Equal(t, 0, code, page)
+	assert.True(t, strings.HasPrefix(page, ".nh\n.TH anyhost 1"), page[:min(len(page), 40)])
+	man := testhost.NeedBinary(t, "man")
+	file := write(t, "anyhost.1", page)
+	cmd := exec.Command(man, "--warnings", "-l", file)
+	cmd.Env = append(os.Environ(), "MANWIDTH=100", "MANPAGER=cat", "PAGER=cat")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, stderr.String())
+	assert.Empty(t, stderr.String())
+	for _, want := range []string{"serve", "--metrics-listen", "apache", "nginx", "completion"} {
+		assert.Contains(t, string(out), want)
+	}
 }

@@ -57,15 +57,15 @@ func nginxCommand() *cli.Command {
 				&cli.StringFlag{Name: "lib-dir", Usage: "module mode: the directory anyhost nginx build -o wrote (module and library)"},
 				&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "site file (TOML); default: the embedded demo site"},
 				&cli.StringFlag{Name: "server-listen", Value: "127.0.0.1:8080", Usage: "nginx's own listen address"},
-				&cli.BoolFlag{Name: "full", Usage: "a complete nginx.conf that `nginx -p DIR -c nginx.conf` starts as is"},
+				&cli.BoolFlag{Name: "full", Usage: "a complete nginx.conf that 'nginx -p DIR -c nginx.conf' starts as is"},
 				&cli.StringFlag{Name: "prefix", Usage: "with --full: directory for pid file, logs and temp paths"},
-				&cli.BoolFlag{Name: "systemd", Usage: "also print a systemd unit running `anyhost serve --adapter nginx` with these flags (reload on SIGHUP)"},
+				&cli.BoolFlag{Name: "systemd", Usage: "also print a systemd unit running 'anyhost serve --adapter nginx' with these flags (reload on SIGHUP)"},
 				&cli.StringFlag{Name: "socket-mode", Value: "0660", Usage: "with --systemd: mode of the unix sockets"},
 				&cli.StringFlag{Name: "socket-group", Value: "www-data", Usage: "with --systemd: group of the unix sockets (nginx's workers) and of the service"},
 				&cli.StringFlag{Name: "service-user", Value: "www-data", Usage: "with --systemd: user the Go process runs as"},
 				&cli.StringFlag{Name: "binary", Usage: "with --systemd: the anyhost executable (default: this one)"},
 				&cli.DurationFlag{Name: "shutdown-timeout", Value: 30e9, Usage: "with --systemd: serve's --shutdown-timeout"},
-				&cli.StringFlag{Name: "secret-dir", Usage: "the directory `anyhost secret new` wrote: nginx proves itself to `serve --secret` with every request, which refuses requests without it"},
+				&cli.StringFlag{Name: "secret-dir", Usage: "the directory 'anyhost secret new' wrote: nginx proves itself to 'serve --secret' with every request, which refuses requests without it"},
 			},
 			Action: func(c *cli.Context) error {
 				module := c.String("mode") == nginx.ModeModule

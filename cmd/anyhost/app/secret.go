@@ -22,15 +22,15 @@ func secretCommand() *cli.Command {
 	dir := &cli.StringFlag{Name: "dir", Value: "/etc/anyhost/secret", Usage: "the secret directory"}
 	return &cli.Command{
 		Name: "secret",
-		Usage: "make and rotate the secret that proves to `anyhost serve` that a request comes from the web server " +
-			"(files for `serve --secret`, `apache conf --secret-dir` and `nginx conf --secret-dir`)",
+		Usage: "make and rotate the secret that proves to 'anyhost serve' that a request comes from the web server " +
+			"(files for 'serve --secret', 'apache conf --secret-dir' and 'nginx conf --secret-dir')",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "new",
 				Usage:     "write a new secret and the Apache and nginx snippets holding it (all mode 0600)",
 				UsageText: "anyhost secret new [--dir /etc/anyhost/secret] [--owner USER] [--force]",
 				Flags: []cli.Flag{dir,
-					&cli.StringFlag{Name: "owner", Usage: "user that may read DIR/secret (the one `serve` runs as; default: root only, for systemd's LoadCredential)"},
+					&cli.StringFlag{Name: "owner", Usage: "user that may read DIR/secret (the one 'serve' runs as; default: root only, for systemd's LoadCredential)"},
 					&cli.BoolFlag{Name: "force", Usage: "replace an existing secret (web servers using it are refused until reloaded)"},
 				},
 				Action: func(c *cli.Context) error {

@@ -70,7 +70,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
 		Usage:     "serve a site (the embedded demo site when no --config is given)",
-		UsageText: "anyhost serve [--adapter standalone] [--listen ADDR] [--config FILE] [--log-level LEVEL]",
+		UsageText: "anyhost serve [--adapter " + strings.ReplaceAll(adapterNames(), ", ", "|") + "] [--listen ADDR] [--config FILE] [--log-level LEVEL] ...",
 		Flags: append(logFlags(),
 			&cli.StringFlag{Name: "adapter", Value: "standalone", Usage: "host to serve on: " + adapterNames()},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "HOST:PORT or unix:/path/to.sock"},
@@ -83,7 +83,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "socket-group", Usage: "group of a unix socket, to let the web server's user in"},
 			&cli.StringFlag{Name: "auth-listen", Usage: "--adapter nginx: the auth_request endpoint, unix:/path (HTTP)"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "--adapter fastcgi|nginx: file:PATH or env:NAME holding the web server's secret " +
-				"(one per line: current, then previous; re-read on SIGHUP; see `anyhost secret`); repeatable"},
+				"(one per line: current, then previous; re-read on SIGHUP; see 'anyhost secret'); repeatable"},
 			&cli.StringSliceFlag{Name: "socket-peer", Usage: "only this user may connect to the unix sockets (SO_PEERCRED), " +
 				"in addition to the socket's mode and the secret; repeatable"},
 			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics at /metrics on this HOST:PORT or unix:PATH (a listener of its own)"},
