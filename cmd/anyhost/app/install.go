@@ -44,7 +44,7 @@ func installCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "the standalone unit's --listen"},
 			&cli.StringFlag{Name: "fastcgi-listen", Value: "127.0.0.1:9000", Usage: "where " + install.UnitFastCGISocket + " listens (TCP for Apache's mod_authnz_fcgi, or unix:PATH)"},
 			&cli.StringFlag{Name: "nginx-listen", Value: "127.0.0.1:8081", Usage: "the listen address of the nginx snippets' server{}"},
-			&cli.StringFlag{Name: "secret-dir", Usage: "the directory `anyhost secret new` wrote: the units and the nginx snippet then use the web server's secret"},
+			&cli.StringFlag{Name: "secret-dir", Usage: "the directory 'anyhost secret new' wrote: the units and the nginx snippet then use the web server's secret"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30e9, Usage: "the services' --shutdown-timeout"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite configuration files an earlier install did not write, or that were changed since"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the module builds' output"},
