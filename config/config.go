@@ -559,20 +559,29 @@ func (p *parser) size(path string, v any) int64 {
 	return n
 }
 
-// ParseSize reads "123", "64KiB", "10MiB", "1GiB" (also K, M, G, KB, MB, GB as
-// binary units, as Apache and nginx read them).
+// ParseSize reads "123", "64KiB", "10MiB", "1GiB". Decimal-looking units
+// (KB, MB, GB, and nginx's K, M, G) are refused with the binary spelling to
+// use: "10MB" reads as 10,000,000 bytes to some and 10,485,760 to others,
+// and a limit must mean one thing on every host.
 func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	units := []struct {
 		suffix string
 		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}}
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}}
 	mult := int64(1)
 	for _, u := range units {
 		if strings.HasSuffix(t, u.suffix) {
 			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
 			break
+		}
+	}
+	if mult == 1 {
+		for _, u := range [...]string{"KB", "MB", "GB", "kB", "K", "M", "G", "k", "m", "g"} {
+			if n, ok := strings.CutSuffix(t, u); ok && n != "" && strings.Trim(n, "0123456789 ") == "" {
+				return 0, fmt.Errorf("%q is not a size: write %q (binary units only: KiB, MiB, GiB; %s could mean powers of 10)",
+					s, strings.TrimSpace(n)+strings.ToUpper(u[:1])+"iB", u)
+			}
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)

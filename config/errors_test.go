@@ -409,7 +409,7 @@ max_body = "ten"
 	{"bad size unit", `[limits]
 max_header = "64 KB"
 max_body = "10 TiB"
-`, []want{{3, `"10 TiB" is not a size`}}},
+`, []want{{2, `"64 KB" is not a size: write "64KiB"`}, {3, `"10 TiB" is not a size`}}},
 	{"size of the wrong type", `[limits]
 
 max_body = 1.5

@@ -98,7 +98,11 @@ func Build[F ~func(Options) (T, error), T any](g *Registry[F], name string, o Op
 	var zero T
 	f, ok := g.Lookup(name)
 	if !ok {
-		return zero, fmt.Errorf("unknown %s %q (known: %v)", g.kind, name, g.Names())
+		// The usual cause is a package that is not linked in: names
+		// are registered by init, and only imported packages run it.
+		return zero, fmt.Errorf("unknown %s %q (known: %v); a %s comes with the package that registers it: "+
+			"link that package into this binary (import it in your main, or `apache build --pkg` / `nginx build --pkg` for the libraries)",
+			g.kind, name, g.Names(), g.kind)
 	}
 	v, err := f(o)
 	if err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -67,6 +68,15 @@ func apacheCommand() *cli.Command {
 					})
 					if err != nil {
 						return cli.Exit("apache conf: "+err.Error(), 1)
+					}
+					if dir := c.String("lib-dir"); dir != "" && c.String("mode") == apache.ModeInProcess {
+						// Apache would only say so at its next start, as
+						// a failed LoadModule.
+						for _, f := range []string{apache.ModuleFile, apache.LibraryFile} {
+							if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+								return cli.Exit(fmt.Sprintf("apache conf: --lib-dir %s holds no %s: run `anyhost apache build -o %s` first", dir, f, dir), 1)
+							}
+						}
 					}
 					fmt.Fprint(c.App.Writer, out)
 					return nil

@@ -55,6 +55,7 @@ func TestCheck(t *testing.T) {
 	assert.Equal(t, 1, code, out)
 	assert.True(t, strings.HasPrefix(out, bad+":5: "), "want FILE:LINE: first, got %q", out)
 	assert.Contains(t, out, `unknown handler "demo.nope"`)
+	assert.Contains(t, out, "link that package into this binary", "the hint for a package not linked in")
 
 	out, code = run(t, "", "check", "--config", filepath.Join(t.TempDir(), "missing.toml"))
 	assert.Equal(t, 1, code)
@@ -202,4 +203,19 @@ func TestManPage(t *testing.T) {
 	for _, want := range []string{"serve", "--metrics-listen", "apache", "nginx", "completion"} {
 		assert.Contains(t, string(out), want)
 	}
+}
+
+// apache conf refuses a --lib-dir without the module and library, which
+// Apache would report only at its next start.
+func TestApacheConfChecksLibDir(t *testing.T) {
+	dir := t.TempDir()
+	out, code := run(t, "", "apache", "conf", "--lib-dir", dir)
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "holds no mod_anyhost.so: run `anyhost apache build -o "+dir+"` first")
+	for _, f := range []string{"mod_anyhost.so", "anyhost-app.so"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), nil, 0o644))
+	}
+	out, code = run(t, "", "apache", "conf", "--lib-dir", dir)
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "AnyhostLibrary")
 }
