@@ -18,10 +18,10 @@ const DebianModule = "anyhost"
 // lines (without "# ") open both files.
 func DebianModuleFiles(o ConfOptions, comment []string) (load, conf string, err error) {
 	if o.Mode != "" && o.Mode != ModeInProcess {
-		return "", "", fmt.Errorf("Debian's mods-available holds the in-process module only, not --mode %s", o.Mode)
+		return "", "", fmt.Errorf("mods-available (Debian) holds the in-process module only, not --mode %s", o.Mode)
 	}
 	if o.Full {
-		return "", "", fmt.Errorf("Debian's mods-available holds a fragment, not a full httpd.conf")
+		return "", "", fmt.Errorf("mods-available (Debian) holds a fragment, not a full httpd.conf")
 	}
 	// Conf's checks, and its text, which the parts below must match.
 	if _, err := Conf(o); err != nil {
