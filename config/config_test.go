@@ -275,6 +275,7 @@ func TestDemoSite(t *testing.T) {
 		{"/echo", 7, "demo.echo"},
 		{"/private", 11, "demo.private"},
 		{"/panic", 20, "demo.panic"},
+		{"/", 25, "demo.index"},
 	}
 	require.Len(t, s.Locations, len(want))
 	for i, w := range want {

@@ -122,7 +122,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	s.Log.Info().Dur("timeout", timeout).Msg("shutting down: finishing in-flight requests")
+	s.Log.Info().Stringer("timeout", timeout).Msg("shutting down: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -146,7 +146,7 @@ func (s *Server) listen() (net.Listener, error) {
 func (s *Server) access(r *core.Request, start time.Time) {
 	s.Log.Info().Str("remote", r.RemoteAddr).Str("method", r.Method).Str("uri", r.URI).
 		Str("proto", r.Proto).Int("status", r.StatusCode()).Int64("bytes", r.BytesWritten()).
-		Str("user", r.User).Dur("duration", time.Since(start)).Msg("access")
+		Str("user", r.User).Dur("duration_ms", time.Since(start)).Msg("access")
 }
 
 // zerologWriter sends net/http's own error log (TLS handshake errors,

@@ -123,7 +123,7 @@ func (t *Throttle) admit(r *core.Request, user string, c counts) error {
 		case <-timer.C:
 		case <-ctx.Done():
 		}
-		r.Log().Info().Str("user", user).Str("client", c.client).Dur("delay", t.Delay).Msg("authentication throttled: attempt delayed")
+		r.Log().Info().Str("user", user).Str("client", c.client).Stringer("delay", t.Delay).Msg("authentication throttled: attempt delayed")
 		return nil
 	case ThrottleForbid:
 		return &authn.StatusError{Status: http.StatusForbidden, Err: ErrThrottled}

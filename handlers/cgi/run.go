@@ -98,7 +98,7 @@ func (h *Handler) run(ctx context.Context, r *core.Request, t target, stdin *os.
 
 	switch {
 	case ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil:
-		log.Error().Dur("timeout", h.timeout).Msg("cgi: script timed out: its process group was killed")
+		log.Error().Stringer("timeout", h.timeout).Msg("cgi: script timed out: its process group was killed")
 		if !r.ResponseStarted() {
 			return http.StatusGatewayTimeout
 		}
@@ -200,7 +200,7 @@ func (h *Handler) answer(r *core.Request, out *bufio.Reader, log *zerolog.Logger
 		n, err := out.Read(buf)
 		if n > 0 {
 			if _, werr := r.Write(buf[:n]); werr != nil {
-				log.Info().Err(werr).Int64("sent", r.BytesWritten()).Msg("cgi: the client went away")
+				log.Info().Err(werr).Int64("sent_bytes", r.BytesWritten()).Msg("cgi: the client went away")
 				return core.Done // the client went away; the group is killed
 			}
 			if out.Buffered() == 0 && n < len(buf) {
@@ -209,7 +209,7 @@ func (h *Handler) answer(r *core.Request, out *bufio.Reader, log *zerolog.Logger
 		}
 		if err != nil {
 			if err != io.EOF {
-				log.Warn().Err(err).Int64("sent", r.BytesWritten()).Msg("cgi: reading the script's output")
+				log.Warn().Err(err).Int64("sent_bytes", r.BytesWritten()).Msg("cgi: reading the script's output")
 			}
 			break
 		}

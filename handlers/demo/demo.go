@@ -22,7 +22,13 @@ var SiteTOML []byte
 //go:embed demo.htpasswd
 var users []byte
 
+// IndexHTML is the page at / listing the demo paths.
+//
+//go:embed index.html
+var IndexHTML []byte
+
 func init() {
+	core.Register("demo.index", "the page at / listing the demo paths (other paths: declined, so 404)", noOptions(index))
 	core.Register("demo.hello", `answers "Hello!" as text/plain`, noOptions(hello))
 	core.Register("demo.echo", "answers JSON describing the request as the handler saw it", noOptions(echo))
 	core.Register("demo.private", `answers "Hello, USER!" to the authenticated user`, noOptions(private))
@@ -52,6 +58,23 @@ var textPlain = []string{"text/plain; charset=utf-8"}
 func hello(r *core.Request) core.Status {
 	r.ResponseHeader["Content-Type"] = textPlain
 	r.Write(helloBody)
+	return core.OK
+}
+
+var textHTML = []string{"text/html; charset=utf-8"}
+
+// index answers / only: under a "/" location every path no other location
+// takes reaches it, and those stay 404.
+func index(r *core.Request) core.Status {
+	if r.Path != "/" {
+		return core.Declined
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		r.ErrHeader().Set("Allow", "GET, HEAD")
+		return http.StatusMethodNotAllowed
+	}
+	r.ResponseHeader["Content-Type"] = textHTML
+	r.Write(IndexHTML)
 	return core.OK
 }
 
