@@ -57,7 +57,7 @@ func units(o Options, l layout, site string) (map[string]string, error) {
 		User:            o.User,
 		Group:           o.Group,
 		SecretFile:      secretFile,
-		SocketActivated: true,
+		Socket:          UnitFastCGISocket,
 		ShutdownTimeout: o.ShutdownTimeout,
 		Before:          []string{"apache2.service"},
 	}

@@ -33,10 +33,11 @@ type Service struct {
 	// this service reads it (LoadCredential); the process gets
 	// `--secret file:...` for it.
 	SecretFile string
-	// SocketActivated: the listening socket comes from the .socket unit of
-	// the same name as standard input (fd 0, what `serve --adapter
-	// fastcgi` takes when no --listen is given).
-	SocketActivated bool
+	// Socket, if set, is the .socket unit (of the same name) whose
+	// listening socket the service gets as standard input (fd 0, what
+	// `serve --adapter fastcgi` takes when no --listen is given); the
+	// service requires it, so starting the service alone starts it too.
+	Socket string
 	// ShutdownTimeout is serve's --shutdown-timeout; the stop timeout is
 	// a little longer, so systemd does not kill requests still finishing.
 	ShutdownTimeout time.Duration
@@ -98,6 +99,10 @@ func (s Service) Unit() (string, error) {
 	p("Description=%s", s.Description)
 	p("After=network-online.target")
 	p("Wants=network-online.target")
+	if s.Socket != "" {
+		p("Requires=%s", s.Socket)
+		p("After=%s", s.Socket)
+	}
 	if len(s.Before) > 0 {
 		p("Before=%s", strings.Join(s.Before, " "))
 	}
@@ -109,7 +114,7 @@ func (s Service) Unit() (string, error) {
 	}
 	p("ExecStart=%s", strings.Join(args, " "))
 	p("ExecReload=/bin/kill -HUP $MAINPID")
-	if s.SocketActivated {
+	if s.Socket != "" {
 		// The socket is fd 0; logs still go to the journal, not to the
 		// socket (output defaults to the input's file).
 		p("StandardInput=socket")
