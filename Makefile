@@ -46,9 +46,10 @@ test: deps lint unit
 # compare anyhost with (each runs in its own httpd).
 BENCH_PACKAGES := libapache2-mod-perl2 libapache2-mod-python libapache2-mod-wsgi-py3
 
-# bench-deps installs the missing benchmark-only Debian packages.
+# bench-deps installs the missing benchmark-only Debian packages, leaving the
+# system's enabled Apache modules as they were (see scripts/install-debs).
 bench-deps:
-	@scripts/install-debs $(BENCH_PACKAGES)
+	@scripts/install-debs --keep-apache-mods $(BENCH_PACKAGES)
 
 # bench: the pipeline's cost per request (go test -bench), then the hosts
 # side by side under wrk.
