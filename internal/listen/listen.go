@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,9 @@ func Listen(addr string, o Options) (net.Listener, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
 		return net.Listen("tcp", addr)
+	}
+	if err := makeSocketDir(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	if err := removeStale(path); err != nil {
 		return nil, err
@@ -153,4 +157,18 @@ func removeStale(path string) error {
 		return fmt.Errorf("%s: another server is listening on this socket", path)
 	}
 	return os.Remove(path)
+}
+
+// makeSocketDir creates a socket's missing directory (and its parents),
+// as a runtime directory like /run/anyhost is after a reboot: mode 0755,
+// so that the web server's user can reach the socket, whose own mode and
+// group decide who may connect. An existing directory is left as it is.
+func makeSocketDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("the socket's directory: %w", err)
+	}
+	return nil
 }
