@@ -292,7 +292,9 @@ wait:
 //     which runs as an internal redirect with the environment kept as
 //     REDIRECT_*.
 func TestDaemonSecretStaysOutOfApache(t *testing.T) {
-	site := writeSite(t, string(demo.SiteTOML)+`
+	// Without the demo's index at /, whose content /docs would inherit.
+	demoSite, _, _ := strings.Cut(string(demo.SiteTOML), "# The page at /")
+	site := writeSite(t, demoSite+`
 [[location]]
 path = "/docs"
   [location.auth]
