@@ -93,6 +93,8 @@ func New() *cli.App {
 			nginxCommand(),
 			lighttpdCommand(),
 			secretCommand(),
+			installCommand(),
+			uninstallCommand(),
 			completionCommand(),
 			manCommand(),
 			{
