@@ -165,8 +165,10 @@ func Run(ctx context.Context, dir string, log io.Writer, name string, args ...st
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	var buf bytes.Buffer
-	cmd.Stdout = io.MultiWriter(log, &buf)
-	cmd.Stderr = io.MultiWriter(log, &buf)
+	// One writer for both: os/exec then never calls it from two
+	// goroutines at once (two writers sharing buf would race).
+	out := io.MultiWriter(log, &buf)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, buf.String())
 	}
