@@ -55,6 +55,10 @@ content = ["demo.private"]
 	sock := filepath.Join(dir, "metrics.sock")
 	a := testhost.StartAnyhost(t, "--config", site, "--metrics-listen", "unix:"+sock)
 
+	fi, err := os.Stat(sock)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o660), fi.Mode().Perm(), "scrapers get their own socket mode, never --socket-group's")
+
 	// The start-up probe's request is counted: measure from here.
 	before := counts(scrape(t, sock), "anyhost_requests_total", "location", "code", "phase")
 	get := func(path string, h http.Header) int { return testhost.Do(t, "GET", a.URL+path, nil, h).Status }

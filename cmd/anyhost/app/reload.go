@@ -71,10 +71,12 @@ func (rl *reloader) reload(host siteSetter) {
 	}
 	site, err := loadSite(rl.path)
 	if err != nil {
-		rl.log.Error().Err(err).Str("config", rl.path).Msg("reload failed: still serving the previous site")
+		// Counted before the line, so that whoever reads the line sees
+		// the count.
 		if rl.metrics != nil {
 			rl.metrics.Reloaded(false)
 		}
+		rl.log.Error().Err(err).Str("config", rl.path).Msg("reload failed: still serving the previous site")
 		return
 	}
 	if rl.metrics != nil {

@@ -118,13 +118,9 @@ func serveCommand() *cli.Command {
 				if c.String("adapter") == "cgi" {
 					return cli.Exit("--metrics-listen: a CGI program answers one request and exits; nothing would be scraped", 2)
 				}
-				sock, err := socketOptions(c)
-				if err != nil {
-					return cli.Exit(err.Error(), 2)
-				}
 				rl.metrics = metrics.New(c.String("adapter"), Version())
 				site.SetObserver(rl.metrics)
-				if err := serveMetrics(ctx, addr, sock, rl.metrics, log); err != nil {
+				if err := serveMetrics(ctx, addr, rl.metrics, log); err != nil {
 					return cli.Exit("--metrics-listen: "+err.Error(), 1)
 				}
 			}
@@ -252,14 +248,10 @@ func needSecret(addr, flag string, rl *reloader) error {
 	if rl.secrets.Configured() || strings.HasPrefix(addr, "unix:") {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("%s: %w", flag, err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if loopback(addr) {
 		return nil
 	}
 	return fmt.Errorf("%s %s: a FastCGI socket reachable from other hosts needs --secret (see `anyhost secret new`): "+
