@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -162,13 +163,32 @@ func removeStale(path string) error {
 // makeSocketDir creates a socket's missing directory (and its parents),
 // as a runtime directory like /run/anyhost is after a reboot: mode 0755,
 // so that the web server's user can reach the socket, whose own mode and
-// group decide who may connect. An existing directory is left as it is.
+// group decide who may connect. An existing directory is left as it is,
+// but refused where someone else could replace the socket: between the
+// bind and the chmod/chown below (which would then apply to their file),
+// or later, to receive the web server's requests and its secret. That is
+// a directory owned by another user, or writable by group or others
+// without the sticky bit (as /tmp has, which keeps others from renaming
+// or removing the socket).
 func makeSocketDir(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("the socket's directory: %w", err)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("the socket's directory: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("the socket's directory: %w", err)
+	if euid := uint32(os.Geteuid()); st.Uid != euid && st.Uid != 0 {
+		return fmt.Errorf("the socket's directory %s belongs to uid %d: that user could replace the socket; use a directory of root's or this user's", dir, st.Uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("the socket's directory %s is writable by others (mode %04o): they could replace the socket; make it 0755 or 0750", dir, fi.Mode().Perm())
 	}
 	return nil
 }

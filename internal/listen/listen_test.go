@@ -42,3 +42,28 @@ func TestListenMakesTheSocketDirectory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o750), fi.Mode().Perm())
 }
+
+// A directory where others could replace the socket is refused, before
+// anything is bound in it; /tmp's sticky bit keeps that from happening.
+func TestListenRefusesADirectoryOthersCanWrite(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o777))
+	_, err := listen.Listen("unix:"+filepath.Join(dir, "fcgi.sock"), listen.Options{Mode: 0o660})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "writable by others (mode 0777)")
+	_, err = os.Stat(filepath.Join(dir, "fcgi.sock"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "nothing bound there")
+
+	require.NoError(t, os.Chmod(dir, os.ModeSticky|0o777))
+	ln, err := listen.Listen("unix:"+filepath.Join(dir, "fcgi.sock"), listen.Options{Mode: 0o660})
+	require.NoError(t, err, "sticky, as /tmp")
+	ln.Close()
+
+	if os.Geteuid() == 0 {
+		other := t.TempDir()
+		require.NoError(t, os.Chown(other, 65534, 65534))
+		_, err = listen.Listen("unix:"+filepath.Join(other, "fcgi.sock"), listen.Options{Mode: 0o660})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "belongs to uid 65534")
+	}
+}
