@@ -26,7 +26,10 @@ type UnitOptions struct {
 	// SocketGroup owns the unix sockets: nginx's workers must be in it.
 	// It is also the service's group. Default www-data.
 	SocketGroup string
-	// User runs the process. Default www-data, as Debian's php-fpm pool.
+	// User runs the process: an existing user is used as is; any other
+	// name (default "anyhost") is a DynamicUser=yes of the service's own,
+	// so PHP and CGI scripts (www-data on Debian) cannot read its secret
+	// or ptrace it.
 	User string
 	// ShutdownTimeout is how long in-flight requests may take to finish
 	// on stop. Default 30s.
@@ -68,14 +71,12 @@ func Unit(o UnitOptions) (string, error) {
 	if o.SocketGroup == "" {
 		o.SocketGroup = "www-data"
 	}
-	if o.User == "" {
-		o.User = "www-data"
-	}
+	user, dynamic := systemd.ResolveUser(o.User)
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 30 * time.Second
 	}
 	for _, v := range []struct{ name, value string }{
-		{"--socket-group", o.SocketGroup}, {"--service-user", o.User},
+		{"--socket-group", o.SocketGroup}, {"--service-user", user},
 	} {
 		if !systemd.IsName(v.value) {
 			return "", fmt.Errorf("systemd unit: %s %q is not a user or group name", v.name, v.value)
@@ -106,7 +107,8 @@ func Unit(o UnitOptions) (string, error) {
 		Comment:         comment,
 		Description:     "anyhost site behind nginx (FastCGI responder and auth_request endpoint)",
 		Args:            args,
-		User:            o.User,
+		User:            user,
+		DynamicUser:     dynamic,
 		Group:           o.SocketGroup,
 		Listen:          []string{o.FastCGI, o.Auth},
 		Before:          []string{"nginx.service"},

@@ -53,7 +53,8 @@ func TestUnit(t *testing.T) {
 		"--socket-group www-data --shutdown-timeout 30s --log-format json"}, s["ExecStart"])
 	assert.Equal(t, []string{"/bin/kill -HUP $MAINPID"}, s["ExecReload"])
 	assert.Equal(t, []string{"on-failure"}, s["Restart"])
-	assert.Equal(t, []string{"www-data"}, s["User"])
+	assert.Equal(t, []string{"anyhost"}, s["User"], "a user of its own, not the uid of PHP and CGI scripts")
+	assert.Equal(t, []string{"yes"}, s["DynamicUser"])
 	assert.Equal(t, []string{"www-data"}, s["Group"], "the socket group, so the process may give it to the sockets")
 	assert.Equal(t, []string{"anyhost"}, s["RuntimeDirectory"])
 	assert.Equal(t, []string{"0750"}, s["RuntimeDirectoryMode"])
@@ -73,8 +74,18 @@ func TestUnit(t *testing.T) {
 	assert.NotContains(t, s["ExecStart"][0], "--config", "no site file: the demo site")
 	assert.Contains(t, s["ExecStart"][0], "--socket-mode 0600 --socket-group nginx --shutdown-timeout 5s")
 	assert.Equal(t, []string{"app"}, s["User"])
+	assert.Equal(t, []string{"yes"}, s["DynamicUser"], "no such user: systemd allocates it")
 	assert.Equal(t, []string{"nginx"}, s["Group"])
 	assert.Equal(t, []string{"10"}, s["TimeoutStopSec"])
+
+	// An existing user is used as is, and keeps its IPC objects.
+	o.User = "root"
+	text, err = Unit(o)
+	require.NoError(t, err)
+	s = parseUnit(t, text)["Service"]
+	assert.Equal(t, []string{"root"}, s["User"])
+	assert.NotContains(t, s, "DynamicUser")
+	assert.NotContains(t, s, "RemoveIPC")
 
 	for name, bad := range map[string]UnitOptions{
 		"relative binary":   {Binary: "anyhost", FastCGI: "unix:/run/a/f", Auth: "unix:/run/a/a"},

@@ -2,11 +2,13 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/anyhost/anyhost/config"
 	"github.com/anyhost/anyhost/handlers/demo"
@@ -34,9 +36,16 @@ func Install(ctx context.Context, o Options) (Manifest, error) {
 	}
 	l := layout{prefix: o.Prefix, etc: o.Etc}
 	t := &tree{destDir: o.DestDir}
-	old, _, err := readManifest(t.real(l.manifest()))
+	old, _, err := readManifest(t.real(l.manifest()), []string{o.Prefix, o.Etc})
 	if err != nil {
 		return Manifest{}, err
+	}
+	// The old entries stay valid under the old roots (another --etc).
+	t.roots = slices.Clone(old.Roots)
+	for _, r := range []string{o.Prefix, o.Etc} {
+		if !slices.Contains(t.roots, r) {
+			t.roots = append(t.roots, r)
+		}
 	}
 	parts, err := chooseParts(ctx, o)
 	if err != nil {
@@ -115,7 +124,17 @@ func Install(ctx context.Context, o Options) (Manifest, error) {
 			pending{PartNginxModule, moduleConfs[PartNginxModule][1], []byte(conf), 0o644})
 	}
 
-	var m Manifest
+	m := Manifest{Roots: t.roots, Uses: map[Part]string{}}
+	for p, site := range old.Uses {
+		if !slices.Contains(parts, p) {
+			m.Uses[p] = site
+		}
+	}
+	for _, p := range parts {
+		if p != PartBin && p != partSite {
+			m.Uses[p] = sitePath
+		}
+	}
 	for _, f := range files {
 		if err := t.write(f.path, f.data, f.mode); err != nil {
 			return Manifest{}, err
@@ -125,11 +144,11 @@ func Install(ctx context.Context, o Options) (Manifest, error) {
 	}
 	m.Files = append(m.Files, built...)
 	for _, f := range old.Files {
-		if slices.Contains(parts, f.Part) || f.Part == partSite && usesSite {
+		if slices.Contains(parts, f.Part) && f.Part != partSite {
 			continue
 		}
-		if _, ok := m.file(f.Path); !ok {
-			m.Files = append(m.Files, f) // another part's, kept as it was
+		if _, ok := m.file(f.Path); !ok && (f.Part != partSite || m.siteInUse(f.Path)) {
+			m.Files = append(m.Files, f) // another part's, or a site file one still names: kept as it was
 		}
 	}
 	// What the replaced parts wrote last time and no longer do.
@@ -137,10 +156,10 @@ func Install(ctx context.Context, o Options) (Manifest, error) {
 		if _, ok := m.file(f.Path); ok {
 			continue
 		}
-		if kept, err := removeFile(t, f, false); err != nil {
+		if why, err := removeFile(t, f, false); err != nil {
 			return Manifest{}, err
-		} else if kept {
-			fmt.Fprintf(o.Log, "kept %s: changed since it was installed\n", t.real(f.Path))
+		} else if why != "" {
+			fmt.Fprintf(o.Log, "kept %s: %s\n", t.real(f.Path), why)
 		}
 	}
 	if err := writeManifest(t, l, m, append(old.Dirs, t.created...)); err != nil {
@@ -160,6 +179,17 @@ func chooseParts(ctx context.Context, o Options) ([]Part, error) {
 	}
 	var out []Part
 	for _, p := range parts {
+		if p == PartApache && o.Site == "" {
+			// a2enmod makes anyhost.conf's <Location>s server-wide: the
+			// demo's index at / would hand every URL of every virtual
+			// host to anyhost, /echo, /panic and /private with them.
+			why := "it needs your site file (--config SITE.toml): the demo site's <Location \"/\"> would take every URL of every virtual host"
+			if explicit {
+				return nil, fmt.Errorf("part %s: %s", p, why)
+			}
+			fmt.Fprintf(o.Log, "skipping %s: %s\n", p, why)
+			continue
+		}
 		if why := missingTools(ctx, p); why != "" {
 			if explicit {
 				return nil, fmt.Errorf("part %s: %s", p, why)
@@ -219,10 +249,14 @@ func conflicts(o Options, t *tree, old Manifest, files []pending) error {
 	}
 	var bad []string
 	for _, f := range files {
-		if !strings.HasPrefix(f.path, strings.TrimSuffix(o.Etc, "/")+"/") {
+		if !under(filepath.Clean(f.path), o.Etc, false) {
 			continue
 		}
 		s, err := fileSum(t.real(f.path))
+		if errors.Is(err, syscall.ELOOP) {
+			bad = append(bad, t.real(f.path)+" (a symlink)")
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -261,5 +295,8 @@ func writeManifest(t *tree, l layout, m Manifest, dirs []string) error {
 		}
 	}
 	slices.Sort(m.Dirs)
+	if len(m.Roots) == 0 {
+		m.Roots = t.roots
+	}
 	return t.write(l.manifest(), []byte(m.String()), 0o644)
 }

@@ -47,9 +47,13 @@ func TestInstallEveryPart(t *testing.T) {
 	out, err := exec.Command("cp", "-a", "/etc/apache2", filepath.Join(etc, "apache2")).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	before := listTree(t, etc)
+	// The Apache part serves the admin's site only (the demo's / would
+	// take every virtual host's URLs).
+	site := filepath.Join(t.TempDir(), "site.toml")
+	require.NoError(t, os.WriteFile(site, []byte("[[location]]\npath = \"/hello\"\ncontent = [\"demo.hello\"]\n"), 0o644))
 
 	var log bytes.Buffer
-	_, err = Install(context.Background(), Options{Prefix: prefix, Etc: etc, Log: &log})
+	_, err = Install(context.Background(), Options{Prefix: prefix, Etc: etc, Site: site, Log: &log})
 	require.NoError(t, err, "%s", log.String())
 	assert.NotContains(t, log.String(), "skipping")
 	for _, f := range []string{

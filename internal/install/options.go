@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -89,7 +90,8 @@ type Options struct {
 	DestDir string
 	// Site is the site file the units and configurations serve, an
 	// absolute path; "" installs the embedded demo site as
-	// PREFIX/share/anyhost/demo-site.toml.
+	// PREFIX/share/anyhost/demo-site.toml. The Apache part needs one: the
+	// demo's index page at / would take every URL of every virtual host.
 	Site string
 	// Parts to install; nil is every part, each of the module parts left
 	// out (and said so) when its build tools are missing. A part named
@@ -101,8 +103,10 @@ type Options struct {
 	// Packages are the user's handler packages linked into the Apache and
 	// nginx libraries (import paths in the current module).
 	Packages []string
-	// User runs the services; Group is theirs and their sockets' (the web
-	// server's workers are in it). Default www-data for both.
+	// User runs the services: an existing user as is, any other name
+	// (default "anyhost") a DynamicUser=yes of their own, never the uid
+	// of the web server's PHP and CGI scripts. Group is theirs and their
+	// sockets' (the web server's workers are in it). Default www-data.
 	User, Group string
 	// Listen is the standalone unit's address. Default 127.0.0.1:8080.
 	Listen string
@@ -142,8 +146,19 @@ func (o Options) withDefaults() (Options, error) {
 			return o, fmt.Errorf("%s %q: an absolute path is needed (the installed files name it)", v.flag, v.path)
 		}
 	}
-	if o.User == "" {
-		o.User = "www-data"
+	// Cleaned, so that every comparison of paths (the admin-file check,
+	// the manifest's roots) sees one spelling.
+	o.Prefix, o.Etc = filepath.Clean(o.Prefix), filepath.Clean(o.Etc)
+	for _, p := range []*string{&o.DestDir, &o.Site, &o.SecretDir} {
+		if *p != "" {
+			*p = filepath.Clean(*p)
+		}
+	}
+	if o.DestDir == "/" {
+		o.DestDir = ""
+	}
+	if o.Prefix == "/" || o.Etc == "/" {
+		return o, fmt.Errorf("--prefix and --etc cannot be /: uninstall acts only under them")
 	}
 	if o.Group == "" {
 		o.Group = "www-data"

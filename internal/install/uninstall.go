@@ -34,40 +34,51 @@ func Uninstall(o UninstallOptions) (kept []string, err error) {
 	if o.Prefix == "" {
 		o.Prefix = "/usr/local"
 	}
+	o.Prefix = filepath.Clean(o.Prefix)
+	if o.DestDir != "" {
+		o.DestDir = filepath.Clean(o.DestDir)
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
 	l := layout{prefix: o.Prefix}
 	t := &tree{destDir: o.DestDir}
-	m, ok, err := readManifest(t.real(l.manifest()))
+	m, ok, err := readManifest(t.real(l.manifest()), []string{o.Prefix})
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("no install manifest at %s: nothing was installed with this --prefix", t.real(l.manifest()))
 	}
+	t.roots = m.Roots
 	chosen := func(p Part) bool { return len(o.Parts) == 0 || slices.Contains(o.Parts, p) }
-	var rest Manifest
+	rest := Manifest{Roots: m.Roots}
+	for p, site := range m.Uses {
+		if !chosen(p) {
+			if rest.Uses == nil {
+				rest.Uses = map[Part]string{}
+			}
+			rest.Uses[p] = site
+		}
+	}
 	for _, f := range m.Files {
 		if !chosen(f.Part) {
 			rest.Files = append(rest.Files, f)
 		}
 	}
 	// The demo site goes with the last part that serves it.
-	if !slices.ContainsFunc(rest.Files, func(f Entry) bool { return f.Part != PartBin && f.Part != partSite }) {
-		rest.Files = slices.DeleteFunc(rest.Files, func(f Entry) bool { return f.Part == partSite })
-	}
+	rest.Files = slices.DeleteFunc(rest.Files, func(f Entry) bool { return f.Part == partSite && !rest.siteInUse(f.Path) })
 	for _, f := range m.Files {
 		if _, stays := rest.file(f.Path); stays {
 			continue
 		}
-		k, err := removeFile(t, f, o.Force)
+		why, err := removeFile(t, f, o.Force)
 		if err != nil {
 			return kept, err
 		}
-		if k {
+		if why != "" {
 			kept = append(kept, t.real(f.Path))
-			fmt.Fprintf(o.Log, "kept %s: changed since it was installed (remove it yourself, or uninstall with --force)\n", t.real(f.Path))
+			fmt.Fprintf(o.Log, "kept %s: %s (remove it yourself%s)\n", t.real(f.Path), why, forceHint(why))
 			continue
 		}
 		fmt.Fprintf(o.Log, "removed %s\n", t.real(f.Path))
@@ -87,23 +98,51 @@ func Uninstall(o UninstallOptions) (kept []string, err error) {
 	return kept, nil
 }
 
+// Why removeFile keeps a file.
+const (
+	keptChanged    = "changed since it was installed"
+	keptNotRegular = "not a regular file (a symlink is never followed)"
+	keptLinkOnPath = "a directory on its path is not a plain directory"
+)
+
+func forceHint(why string) string {
+	if why == keptChanged {
+		return ", or uninstall with --force"
+	}
+	return ""
+}
+
 // removeFile removes an installed file unless it was changed since (and
-// not force); kept says it stayed. A file already gone is not an error.
-func removeFile(t *tree, f Entry, force bool) (kept bool, err error) {
+// not force), is not a regular file, or is reached through a symlinked
+// directory; why says why it stayed. A file already gone is not an error.
+func removeFile(t *tree, f Entry, force bool) (why string, err error) {
+	if t.linkOnPath(f.Path) {
+		return keptLinkOnPath, nil
+	}
+	fi, err := os.Lstat(t.real(f.Path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return keptNotRegular, nil
+	}
 	s, err := fileSum(t.real(f.Path))
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if s == "" {
-		return false, nil
+		return "", nil
 	}
 	if s != f.SHA256 && !force {
-		return true, nil
+		return keptChanged, nil
 	}
 	if err := os.Remove(t.real(f.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, err
+		return "", err
 	}
-	return false, nil
+	return "", nil
 }
 
 // enablingLinks are the links by Debian's and systemd's conventions that

@@ -33,12 +33,18 @@ func units(o Options, l layout, site string) (map[string]string, error) {
 	}
 	out := map[string]string{}
 	var err error
+	user, dynamic := systemd.ResolveUser(o.User)
+	sockUser := user
+	if dynamic {
+		sockUser = "" // root's: the dynamic user exists only while the service runs
+	}
 
 	standalone := systemd.Service{
 		Comment:         header(UnitStandalone, "the site on Go's own HTTP server, "+o.Listen),
 		Description:     "anyhost site (standalone HTTP server)",
 		Args:            serve("standalone", standaloneListen(o)...),
-		User:            o.User,
+		User:            user,
+		DynamicUser:     dynamic,
 		Group:           o.Group,
 		Listen:          []string{o.Listen},
 		ShutdownTimeout: o.ShutdownTimeout,
@@ -54,7 +60,8 @@ func units(o Options, l layout, site string) (map[string]string, error) {
 			"Started by its socket: systemctl enable --now "+UnitFastCGISocket),
 		Description:     "anyhost site over FastCGI (Apache mod_proxy_fcgi / mod_authnz_fcgi, lighttpd)",
 		Args:            serve("fastcgi"),
-		User:            o.User,
+		User:            user,
+		DynamicUser:     dynamic,
 		Group:           o.Group,
 		SecretFile:      secretFile,
 		Socket:          UnitFastCGISocket,
@@ -72,7 +79,7 @@ func units(o Options, l layout, site string) (map[string]string, error) {
 		},
 		Description: "anyhost FastCGI socket",
 		Listen:      o.FastCGIListen,
-		User:        o.User,
+		User:        sockUser,
 		Group:       o.Group,
 	}
 	if out[UnitFastCGISocket], err = sock.Unit(); err != nil {

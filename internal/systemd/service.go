@@ -5,6 +5,7 @@ package systemd
 
 import (
 	"fmt"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,6 +23,12 @@ type Service struct {
 	// User and Group run the process. The group is its primary group, so
 	// the unix sockets it creates get it without any privilege.
 	User, Group string
+	// DynamicUser has systemd allocate User for the service's lifetime
+	// (DynamicUser=yes): a uid no other process has, so PHP or CGI
+	// scripts running as the web server's user can neither read its
+	// credentials nor ptrace or signal it. A static Group (www-data) is
+	// used as it is.
+	DynamicUser bool
 	// Listen are the addresses the process itself listens on: a unix
 	// socket's directory becomes the RuntimeDirectory when it is /run/NAME/,
 	// else it is listed in ReadWritePaths (ProtectSystem=strict would make
@@ -124,6 +131,12 @@ func (s Service) Unit() (string, error) {
 	p("Restart=on-failure")
 	p("RestartSec=1s")
 	p("TimeoutStopSec=%d", int((grace + 5*time.Second).Seconds()))
+	if s.DynamicUser {
+		p("DynamicUser=yes")
+		// Implied by DynamicUser; never for a static user, whose other
+		// processes (PHP's, for www-data) would lose their IPC objects.
+		p("RemoveIPC=yes")
+	}
 	p("User=%s", s.User)
 	p("Group=%s", s.Group)
 	if runDir != "" {
@@ -143,6 +156,10 @@ func (s Service) Unit() (string, error) {
 	for _, line := range hardening {
 		p("%s", line)
 	}
+	if slices.ContainsFunc(s.Listen, func(a string) bool { return strings.HasPrefix(a, "unix:") }) {
+		// serve chowns the unix sockets it makes to --socket-group.
+		p("SystemCallFilter=@chown")
+	}
 	p("")
 	p("[Install]")
 	p("WantedBy=multi-user.target")
@@ -151,7 +168,9 @@ func (s Service) Unit() (string, error) {
 
 // hardening is what every anyhost service gets after ProtectSystem: serve
 // needs the network (AF_UNIX for its sockets), its own files and nothing
-// else of the system.
+// else of the system. It may run CGI scripts, so it keeps what their
+// interpreters need: no MemoryDenyWriteExecute (a JIT, PHP's or Node's,
+// maps memory writable and executable), no PrivateNetwork.
 var hardening = []string{
 	"ProtectHome=yes",
 	"PrivateTmp=yes",
@@ -162,15 +181,37 @@ var hardening = []string{
 	"ProtectControlGroups=yes",
 	"ProtectClock=yes",
 	"ProtectHostname=yes",
+	"ProtectProc=invisible",
+	"ProcSubset=pid",
 	"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
 	"RestrictNamespaces=yes",
 	"RestrictRealtime=yes",
 	"RestrictSUIDSGID=yes",
 	"LockPersonality=yes",
-	"MemoryDenyWriteExecute=yes",
 	"SystemCallArchitectures=native",
 	"SystemCallFilter=@system-service",
+	"SystemCallFilter=~@privileged @resources",
+	// A refused call fails (a CGI interpreter's setpriority) instead of
+	// killing the process.
+	"SystemCallErrorNumber=EPERM",
 	"CapabilityBoundingSet=",
+}
+
+// DynamicUserName is the services' user when none is named: allocated by
+// systemd (DynamicUser=yes), so it is the service's alone.
+const DynamicUserName = "anyhost"
+
+// ResolveUser is the user a service runs as: name when it is an existing
+// user (static), else name (default DynamicUserName) allocated by systemd
+// when the service starts.
+func ResolveUser(name string) (string, bool) {
+	if name == "" {
+		return DynamicUserName, true
+	}
+	if _, err := user.Lookup(name); err == nil {
+		return name, false
+	}
+	return name, true
 }
 
 // socketDirs sorts the unix sockets' directories: at most one /run/NAME/

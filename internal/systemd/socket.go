@@ -21,6 +21,8 @@ type Socket struct {
 	// Listen is "HOST:PORT" or "unix:/path", as `serve --listen` takes it.
 	Listen string
 	// User and Group own a unix socket; Mode is its mode (default 0660).
+	// User "" leaves it root's (a dynamic user does not exist yet when
+	// the socket is made): Group is what gives the web server access.
 	User, Group string
 	Mode        os.FileMode
 }
@@ -58,12 +60,12 @@ func (s Socket) Unit() (string, error) {
 	p("[Socket]")
 	p("ListenStream=%s", listen)
 	if strings.HasPrefix(s.Listen, "unix:") {
-		for _, v := range []struct{ what, value string }{{"user", s.User}, {"group", s.Group}} {
-			if !IsName(v.value) {
-				return "", fmt.Errorf("systemd socket: %s %q is not a user or group name", v.what, v.value)
-			}
+		if s.User != "" && !IsName(s.User) || !IsName(s.Group) {
+			return "", fmt.Errorf("systemd socket: user %q or group %q is not a user or group name", s.User, s.Group)
 		}
-		p("SocketUser=%s", s.User)
+		if s.User != "" {
+			p("SocketUser=%s", s.User)
+		}
 		p("SocketGroup=%s", s.Group)
 		p("SocketMode=%04o", mode)
 		p("RemoveOnStop=yes")

@@ -32,10 +32,17 @@ func TestInstallCommands(t *testing.T) {
 	assert.Contains(t, string(unit), "RuntimeDirectory=anyhost-web\n")
 	assert.NoFileExists(t, filepath.Join(prefix, "share", "anyhost", "demo-site.toml"), "the given site is served")
 	assert.Contains(t, out.String(), "Nothing was enabled or started")
+	assert.Contains(t, string(unit), "DynamicUser=yes\nRemoveIPC=yes\nUser=anyhost\nGroup=www-data\n", "a user of its own by default")
 
 	err = app.Run([]string{"anyhost", "install", "--prefix", prefix, "--part", "apache2"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown part "apache2"`)
+
+	// Apache's <Location>s are server-wide: the demo site is never its site.
+	err = app.Run([]string{"anyhost", "install", "--prefix", prefix, "--etc", etc, "--part", "apache"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--config")
+	assert.NoFileExists(t, filepath.Join(etc, "apache2", "mods-available", "anyhost.conf"))
 
 	out.Reset()
 	require.NoError(t, app.Run([]string{"anyhost", "uninstall", "--prefix", prefix}), "%s", out.String())
