@@ -48,7 +48,7 @@ func nginxCommand() *cli.Command {
 			UsageText: "anyhost nginx conf --listen unix:FCGI.sock --auth-listen unix:AUTH.sock [--secret-dir DIR] [--config FILE] [--server-listen ADDR]\n" +
 				"anyhost nginx conf --mode module --lib-dir DIR [--config FILE] [--full --prefix DIR] [--server-listen ADDR]\n" +
 				"anyhost nginx conf ... --full --prefix DIR\n" +
-				"anyhost nginx conf ... --systemd [--socket-group www-data] [--service-user www-data] [--binary PATH]\n" +
+				"anyhost nginx conf ... --systemd [--socket-group www-data] [--service-user USER] [--binary PATH]\n" +
 				"   (the unit follows the nginx configuration after a line starting with \"" + unitMarker + "\")",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "mode", Value: nginx.ModeFastCGI, Usage: "fastcgi (anyhost serve --adapter nginx runs beside nginx) or module (the Go library runs inside nginx's workers)"},
@@ -62,7 +62,7 @@ func nginxCommand() *cli.Command {
 				&cli.BoolFlag{Name: "systemd", Usage: "also print a systemd unit running 'anyhost serve --adapter nginx' with these flags (reload on SIGHUP)"},
 				&cli.StringFlag{Name: "socket-mode", Value: "0660", Usage: "with --systemd: mode of the unix sockets"},
 				&cli.StringFlag{Name: "socket-group", Value: "www-data", Usage: "with --systemd: group of the unix sockets (nginx's workers) and of the service"},
-				&cli.StringFlag{Name: "service-user", Value: "www-data", Usage: "with --systemd: user the Go process runs as"},
+				&cli.StringFlag{Name: "service-user", Usage: "with --systemd: user the Go process runs as (default: a DynamicUser anyhost of its own, not the uid of PHP and CGI scripts)"},
 				&cli.StringFlag{Name: "binary", Usage: "with --systemd: the anyhost executable (default: this one)"},
 				&cli.DurationFlag{Name: "shutdown-timeout", Value: 30e9, Usage: "with --systemd: serve's --shutdown-timeout"},
 				&cli.StringFlag{Name: "secret-dir", Usage: "the directory 'anyhost secret new' wrote: nginx proves itself to 'serve --secret' with every request, which refuses requests without it"},
