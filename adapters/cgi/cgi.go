@@ -88,9 +88,23 @@ func Serve(site *core.Site, env map[string]string, stdin io.Reader, stdout io.Wr
 		core.RunPhase(core.Log, site.Match(r.Path).Handlers[core.Log], r)
 		return nil
 	}
-	r.Body = &body{r: stdin, left: r.ContentLength, max: limits.MaxBody}
+	b := &body{r: stdin, left: r.ContentLength, max: limits.MaxBody}
+	r.Body = b
 	site.Serve(r)
+	b.drain()
 	return nil
+}
+
+// drain reads what the handlers left of a declared body. Apache's mod_cgid
+// writes the whole body to the program before it reads the answer: a
+// program that exits with more than a pipe's worth unread breaks that
+// write, and Apache drops the response (the client gets no answer at
+// all). A response within holdBytes is still held here, so draining
+// cannot wait on the server reading it.
+func (b *body) drain() {
+	if b.left > 0 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(b, b.max-b.read+1))
+	}
 }
 
 // body is the request body on stdin: CONTENT_LENGTH bytes, or, when the
