@@ -6,7 +6,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DEB_PACKAGES := apache2 apache2-dev apache2-utils nginx nginx-dev lighttpd wrk curl ca-certificates slapd ldap-utils postgresql redis-server systemd python3 perl man-db zsh fish
 OUT := out
 
-.PHONY: all deps bench-deps test lint vet unit bench build demo clean
+.PHONY: all deps bench-deps test lint vet unit bench build demo clean conformance
 
 all: build
 
@@ -41,6 +41,11 @@ unit:
 	exit $$status
 
 test: deps lint unit
+
+# conformance runs every shared table against every host (the matrix `make
+# test` runs too) and writes what it found to docs/conformance.md.
+conformance: deps
+	ANYHOST_REQUIRE_SERVERS=1 ANYHOST_CONFORMANCE_DOC=$(CURDIR)/docs/conformance.md $(GO) test -count=1 -run TestMatrix ./internal/conformance/
 
 # BENCH_PACKAGES: the embedded-language anchors the Apache benchmark rows
 # compare anyhost with (each runs in its own httpd).

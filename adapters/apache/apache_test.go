@@ -52,30 +52,6 @@ func TestEchoMatchesStandalone(t *testing.T) {
 	testhost.EchoMatches(t, s.URL, a.URL)
 }
 
-func TestAllPhasesRunInOrder(t *testing.T) {
-	for _, mpm := range []string{"event", "prefork"} {
-		t.Run(mpm, func(t *testing.T) {
-			root := testhost.NewApacheRoot(t)
-			rec := filepath.Join(root, "phases.log")
-			site := writeSite(t, testhost.RecordingSite(rec))
-			a := testhost.StartApache(t, testhost.ApacheOptions{MPM: mpm, SiteFile: site})
-			r := testhost.Do(t, "GET", a.URL+"/rec", nil, http.Header{"X-Request-Id": {"req-" + mpm}})
-			require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-			assert.Equal(t, "Hello!", string(r.Body))
-			// The log phase runs after the response is sent.
-			require.Eventually(t, func() bool {
-				return len(testhost.RecordedPhases(t, rec, "req-"+mpm)) == len(testhost.AllPhases)
-			}, 5*time.Second, 20*time.Millisecond)
-			assert.Equal(t, testhost.AllPhases, testhost.RecordedPhases(t, rec, "req-"+mpm))
-		})
-	}
-}
-
-func TestStackingRules(t *testing.T) {
-	a := testhost.StartApache(t, testhost.ApacheOptions{SiteFile: writeSite(t, testhost.StackingSite)})
-	testhost.RunStacking(t, a.Target())
-}
-
 // AuthBasicProvider chains Apache's own file provider with a Go chain.
 func TestAuthBasicProviderChainsGoWithApacheFile(t *testing.T) {
 	a := testhost.StartApache(t, testhost.ApacheOptions{Extra: `

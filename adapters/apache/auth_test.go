@@ -13,26 +13,6 @@ import (
 	"github.com/anyhost/anyhost/internal/testhost"
 )
 
-// Every built-in provider in Apache's children through AnyhostSite: the
-// table the standalone host passes, with the auth phases running in
-// Apache's hooks.
-func TestAuthProvidersInProcess(t *testing.T) {
-	root := testhost.NewApacheRoot(t)
-	site := testhost.WriteAuthSite(t, root, testhost.StartSlapd(t), true)
-	empty := writeSite(t, "")
-	a := testhost.StartApache(t, testhost.ApacheOptions{SiteFile: empty, Extra: `AnyhostSite "` + site.Path + `"`})
-	testhost.RunAuthConformance(t, a.Target(), site)
-}
-
-// Every provider behind Apache in daemon mode: mod_authnz_fcgi asks our
-// FastCGI authorizer, mod_proxy_fcgi forwards the content.
-func TestAuthProvidersFastCGI(t *testing.T) {
-	root := testhost.NewApacheRoot(t)
-	site := testhost.WriteAuthSite(t, root, testhost.StartSlapd(t), true)
-	h := startFastCGIApacheSite(t, site.Path, site.Path)
-	testhost.RunAuthConformance(t, h.Target(), site)
-}
-
 // In-process, a bearer location has no directive form: apache conf
 // refuses it with the ways out, instead of writing a Basic challenge that
 // cannot work.

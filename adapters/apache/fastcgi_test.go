@@ -20,97 +20,25 @@ import (
 	"github.com/anyhost/anyhost/internal/testhost"
 )
 
-// fcgiHost is Apache in daemon mode: `anyhost serve --adapter fastcgi` on
-// its own, Apache in front with mod_proxy_fcgi and mod_authnz_fcgi.
-type fcgiHost struct {
-	Go       *testhost.Process
-	GoAddr   string
-	Apache   *testhost.Process
-	Root     string
-	Addr     string
-	URL      string
-	ConfFile string
-	// SecretDir is the web server's secret directory; "" without one.
-	SecretDir string
-}
-
-func (h *fcgiHost) Target() testhost.Target {
-	return testhost.Target{URL: h.URL, Addr: h.Addr, Adapter: "fastcgi"}
-}
-
-func (h *fcgiHost) ErrorLog() string {
-	b, _ := os.ReadFile(filepath.Join(h.Root, "error.log"))
-	return string(b)
-}
-
-// startFastCGIApache starts the Go FastCGI server and an httpd whose whole
-// configuration is `anyhost apache conf --mode fastcgi --full`.
-func startFastCGIApache(t *testing.T) *fcgiHost {
-	t.Helper()
-	return startFastCGIApacheSite(t, "", "")
-}
-
-// startFastCGIApacheSite is startFastCGIApache with site files: the Go
-// process serves goSite, Apache's config is written from confSite ("" is
-// the demo site for either).
-func startFastCGIApacheSite(t *testing.T, goSite, confSite string) *fcgiHost {
-	t.Helper()
-	return startFastCGIApacheWith(t, fcgiOptions{GoSite: goSite, ConfSite: confSite})
-}
+// fcgiHost is Apache in daemon mode (testhost.StartApacheDaemon).
+type fcgiHost = testhost.ApacheDaemon
 
 // fcgiOptions say how startFastCGIApacheWith sets daemon mode up.
-type fcgiOptions struct {
-	GoSite, ConfSite string
-	// NoSecret leaves out the web server's secret (the documented setup
-	// has one: `anyhost secret new`, `--secret-dir`, `serve --secret`).
-	NoSecret bool
-	// Extra is appended to the generated httpd.conf.
-	Extra string
+type fcgiOptions = testhost.ApacheDaemonOptions
+
+func startFastCGIApache(t *testing.T) *fcgiHost {
+	t.Helper()
+	return testhost.StartApacheDaemon(t, fcgiOptions{})
+}
+
+func startFastCGIApacheSite(t *testing.T, goSite, confSite string) *fcgiHost {
+	t.Helper()
+	return testhost.StartApacheDaemon(t, fcgiOptions{GoSite: goSite, ConfSite: confSite})
 }
 
 func startFastCGIApacheWith(t *testing.T, o fcgiOptions) *fcgiHost {
 	t.Helper()
-	apache := testhost.ApacheBinary(t)
-	bin := testhost.AnyhostBinary(t)
-	h := &fcgiHost{Root: testhost.NewApacheRoot(t)}
-	h.GoAddr = fmt.Sprintf("127.0.0.1:%d", testhost.FreePort(t))
-	goArgs := []string{bin, "serve", "--adapter", "fastcgi", "--listen", h.GoAddr, "--log-format", "json"}
-	if o.GoSite != "" {
-		goArgs = append(goArgs, "--config", o.GoSite)
-	}
-	var secretArgs []string
-	if !o.NoSecret {
-		h.SecretDir = filepath.Join(h.Root, "secret")
-		out, err := exec.Command(bin, "secret", "new", "--dir", h.SecretDir).CombinedOutput()
-		require.NoError(t, err, "%s", out)
-		goArgs = append(goArgs, "--secret", "file:"+filepath.Join(h.SecretDir, "secret"))
-		secretArgs = []string{"--secret-dir", h.SecretDir}
-	}
-	h.Go = testhost.Start(t, testhost.Spec{
-		Args:  goArgs,
-		Ready: testhost.DialReady("tcp", h.GoAddr),
-	})
-	h.Addr = fmt.Sprintf("127.0.0.1:%d", testhost.FreePort(t))
-	h.URL = "http://" + h.Addr
-	h.ConfFile = filepath.Join(h.Root, "httpd.conf")
-	args := []string{"apache", "conf", "--mode", "fastcgi", "--fastcgi", h.GoAddr, "--full", "--root", h.Root, "--listen", h.Addr}
-	args = append(args, secretArgs...)
-	if o.ConfSite != "" {
-		args = append(args, "--config", o.ConfSite)
-	}
-	out, err := exec.Command(bin, args...).CombinedOutput()
-	require.NoError(t, err, "anyhost %s\n%s", strings.Join(args, " "), out)
-	out = append(out, "\n"+strings.ReplaceAll(o.Extra, "ROOT", h.Root)+"\n"...)
-	require.NoError(t, os.WriteFile(h.ConfFile, out, 0o644))
-	h.Apache = testhost.Start(t, testhost.Spec{
-		Args:    []string{apache, "-f", h.ConfFile, "-DFOREGROUND"},
-		Dir:     h.Root,
-		Logs:    []string{filepath.Join(h.Root, "error.log"), h.ConfFile},
-		PIDFile: filepath.Join(h.Root, "httpd.pid"),
-		Ready:   testhost.HTTPReady(h.URL + "/"),
-		Timeout: 30 * time.Second,
-	})
-	return h
+	return testhost.StartApacheDaemon(t, o)
 }
 
 func TestFastCGIConfNeedsAddress(t *testing.T) {

@@ -32,13 +32,3 @@ func TestFastCGISocket(t *testing.T) {
 	})
 	testhost.RunConformance(t, l.Target("fastcgi"))
 }
-
-// lighttpd starts anyhost itself (bin-path), handing it the socket as fd
-// 0: `serve --adapter fastcgi` without --listen serves on it.
-func TestFastCGISpawned(t *testing.T) {
-	l := testhost.StartLighttpd(t, func(root, addr string) string {
-		return testhost.LighttpdConf(t, root, addr, "--mode", "fastcgi", "--socket", filepath.Join(root, "fcgi.sock"),
-			"--spawn", testhost.AnyhostBinary(t)+" serve --adapter fastcgi")
-	})
-	testhost.RunConformance(t, l.Target("fastcgi"))
-}

@@ -21,16 +21,6 @@ import (
 	"github.com/anyhost/anyhost/internal/testhost"
 )
 
-// Every built-in provider behind nginx: the auth phases run in the FastCGI
-// responder, which gives content the user.
-func TestAuthProviders(t *testing.T) {
-	site := testhost.WriteAuthSite(t, testhost.NewNginxPrefix(t), testhost.StartSlapd(t), true)
-	cfg, err := config.Load(site.Path)
-	require.NoError(t, err)
-	s := startSiteStack(t, cfg, cfg, nil)
-	testhost.RunAuthConformance(t, s.Target(Adapter), site)
-}
-
 // A throttled login (mode 429) reaches the client as 429 with Retry-After,
 // as on every host: the responder answers it, not auth_request (which
 // would pass only 401 and 403 on).

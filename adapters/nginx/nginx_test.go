@@ -198,11 +198,6 @@ content = ["demo.echo"]
 	assert.ErrorContains(t, err, "reserved")
 }
 
-func TestConformance(t *testing.T) {
-	s := startStack(t, nil)
-	testhost.RunConformance(t, s.Target(Adapter))
-}
-
 func TestThroughNginx(t *testing.T) {
 	s := startStack(t, nil)
 	t.Run("forged identity", func(t *testing.T) { forged(t, s.URL) })

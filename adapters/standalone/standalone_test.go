@@ -29,27 +29,11 @@ import (
 
 func TestMain(m *testing.M) { testhost.Main(m) }
 
-func TestConformance(t *testing.T) {
-	a := testhost.StartAnyhost(t)
-	testhost.RunConformance(t, testhost.Target{URL: a.URL, Addr: a.Addr, Adapter: "standalone"})
-}
-
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
 	return p
-}
-
-func TestAllPhasesRunInOrder(t *testing.T) {
-	dir := t.TempDir()
-	rec := filepath.Join(dir, "phases.log")
-	site := writeFile(t, dir, "site.toml", testhost.RecordingSite(rec))
-	a := testhost.StartAnyhost(t, "--config", site)
-	r := testhost.Do(t, "GET", a.URL+"/rec", nil, http.Header{"X-Request-Id": {"req-1"}})
-	require.Equal(t, http.StatusOK, r.Status)
-	assert.Equal(t, "Hello!", string(r.Body))
-	assert.Equal(t, testhost.AllPhases, testhost.RecordedPhases(t, rec, "req-1"))
 }
 
 func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
@@ -180,12 +164,6 @@ func TestBadConfigFailsToStart(t *testing.T) {
 	site := writeFile(t, dir, "site.toml", "[[location]]\npath = \"/x\"\ncontent = [\"no.such.handler\"]\n")
 	out := exec(t, dir, "serve", "--listen", "127.0.0.1:0", "--config", site)
 	assert.Contains(t, out, site+":3: unknown handler \"no.such.handler\"")
-}
-
-func TestStackingRules(t *testing.T) {
-	site := writeFile(t, t.TempDir(), "site.toml", testhost.StackingSite)
-	a := testhost.StartAnyhost(t, "--config", site)
-	testhost.RunStacking(t, testhost.Target{URL: a.URL, Addr: a.Addr, Adapter: "standalone"})
 }
 
 // Every built-in provider behind the standalone host: the same table runs

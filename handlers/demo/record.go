@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -49,11 +50,28 @@ type fixedStatus struct {
 	st    core.Status
 	write string
 	user  string
+	// code is the response's status for a handler that answers (OK,
+	// Done); header and errHeader are added to ResponseHeader and
+	// ErrHeader.
+	code              int
+	header, errHeader http.Header
 }
 
 func newStatus(o core.Options) (core.Handler, error) {
-	if err := o.Check("status", "write", "user"); err != nil {
+	if err := o.Check("status", "write", "user", "code", "header", "err_header"); err != nil {
 		return nil, err
+	}
+	code, err := o.Int("code", 0)
+	if err != nil {
+		return nil, err
+	}
+	header, err := headerLines(o.String("header", ""))
+	if err != nil {
+		return nil, fmt.Errorf("option header: %w", err)
+	}
+	errHeader, err := headerLines(o.String("err_header", ""))
+	if err != nil {
+		return nil, fmt.Errorf("option err_header: %w", err)
 	}
 	s, err := o.Required("status")
 	if err != nil {
@@ -74,12 +92,38 @@ func newStatus(o core.Options) (core.Handler, error) {
 		}
 		st = core.Status(n)
 	}
-	return fixedStatus{st, o.String("write", ""), o.String("user", "")}, nil
+	return fixedStatus{st: st, write: o.String("write", ""), user: o.String("user", ""), code: code, header: header, errHeader: errHeader}, nil
+}
+
+// headerLines reads "Name: value" lines, one header each (a name may
+// repeat).
+func headerLines(s string) (http.Header, error) {
+	h := http.Header{}
+	for _, line := range strings.Split(s, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%q is not a \"Name: value\" line", line)
+		}
+		h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	return h, nil
 }
 
 func (f fixedStatus) Handle(r *core.Request) core.Status {
 	if f.user != "" {
 		r.User, r.AuthType = f.user, "Demo"
+	}
+	for k, vs := range f.header {
+		r.ResponseHeader[k] = append(r.ResponseHeader[k], vs...)
+	}
+	for k, vs := range f.errHeader {
+		r.ErrHeader()[k] = append(r.ErrHeader()[k], vs...)
+	}
+	if f.code != 0 {
+		r.Status = f.code
 	}
 	if f.write != "" {
 		r.WriteString(f.write)

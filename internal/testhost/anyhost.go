@@ -133,6 +133,8 @@ func StartAnyhostTLS(t testing.TB, cert, key string, args ...string) *Anyhost {
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	a := &Anyhost{Addr: addr, URL: "https://" + addr, Dir: dir}
 	argv := append([]string{bin, "serve", "--listen", addr, "--tls-cert", cert, "--tls-key", key, "--log-format", "json"}, args...)
+	tlsAddrs.Store(addr, true)
+	t.Cleanup(func() { tlsAddrs.Delete(addr) })
 	a.Process = Start(t, Spec{Args: argv, Dir: dir, Ready: DialReady("tcp", addr)})
 	return a
 }

@@ -192,7 +192,7 @@ func RunAuthConformance(t *testing.T, tg Target, s *AuthSite) {
 		}})
 	}
 	for _, c := range cases {
-		t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) {
+		runCase(t, tg, "providers", strings.TrimPrefix(c.path, "/"), "", func(t *testing.T) {
 			url := tg.URL + s.Prefix + c.path + "/x"
 			res := Do(t, "GET", url, nil, nil)
 			assert.Equal(t, 401, res.Status, "no credentials")

@@ -112,3 +112,35 @@ func execOutput(bin string, args ...string) (string, error) {
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	return string(out), err
 }
+
+// StartNginxFastCGI runs the documented nginx setup: `anyhost serve
+// --adapter nginx` on unix sockets only nginx's workers (www-data) may use,
+// with the web server's secret, and nginx with the configuration `anyhost
+// nginx conf --full` writes for site ("" is the demo site).
+func StartNginxFastCGI(t testing.TB, site string) *Nginx {
+	t.Helper()
+	NginxBinary(t)
+	bin := AnyhostBinary(t)
+	dir := NewNginxPrefix(t)
+	fcgi, auth := "unix:"+filepath.Join(dir, "fcgi.sock"), "unix:"+filepath.Join(dir, "auth.sock")
+	secretDir := filepath.Join(dir, "secret")
+	out, err := exec.Command(bin, "secret", "new", "--dir", secretDir).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	args := []string{bin, "serve", "--adapter", "nginx", "--listen", fcgi, "--auth-listen", auth, "--log-format", "json",
+		"--secret", "file:" + filepath.Join(secretDir, "secret")}
+	if os.Geteuid() == 0 {
+		args = append(args, "--socket-group", "www-data")
+	} else {
+		args = append(args, "--socket-mode", "0666") // nginx's workers run as us
+	}
+	conf := []string{"nginx", "conf", "--listen", fcgi, "--auth-listen", auth, "--secret-dir", secretDir,
+		"--full", "--prefix", NginxPrefix, "--server-listen", NginxListen}
+	if site != "" {
+		args = append(args, "--config", site)
+		conf = append(conf, "--config", site)
+	}
+	Start(t, Spec{Args: args, Dir: dir, Ready: DialReady("unix", filepath.Join(dir, "fcgi.sock"))})
+	text, err := exec.Command(bin, conf...).CombinedOutput()
+	require.NoError(t, err, "%s", text)
+	return StartNginx(t, string(text))
+}

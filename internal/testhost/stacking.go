@@ -95,7 +95,7 @@ var StackingCases = []struct {
 // RunStacking checks StackingCases against a host serving StackingSite.
 func RunStacking(t *testing.T, tg Target) {
 	for _, c := range StackingCases {
-		t.Run(c.Path, func(t *testing.T) {
+		runCase(t, tg, "stacking", c.Path, "", func(t *testing.T) {
 			r := Do(t, "GET", tg.URL+c.Path, nil, nil)
 			assert.Equal(t, c.Status, r.Status, "body: %s", r.Body)
 			if c.Body != "" {

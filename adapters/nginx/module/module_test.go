@@ -56,33 +56,6 @@ func TestEchoMatchesStandalone(t *testing.T) {
 	testhost.EchoMatches(t, s.URL, n.URL)
 }
 
-// Every phase nginx has runs, in order; translate has no nginx phase
-// (nginx maps URIs to locations itself).
-func TestAllPhasesRunInOrder(t *testing.T) {
-	dir := testhost.NewNginxPrefix(t)
-	rec := filepath.Join(dir, "phases.log")
-	require.NoError(t, os.WriteFile(rec, nil, 0o666))
-	require.NoError(t, os.Chmod(rec, 0o666)) // the workers (www-data) append to it
-	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: writeSite(t, testhost.RecordingSite(rec))})
-	r := testhost.Do(t, "GET", n.URL+"/rec", nil, http.Header{"X-Request-Id": {"req-1"}})
-	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-	assert.Equal(t, "Hello!", string(r.Body))
-	var want []string
-	for _, p := range testhost.AllPhases {
-		if p != "translate" {
-			want = append(want, p)
-		}
-	}
-	require.Eventually(t, func() bool { return len(testhost.RecordedPhases(t, rec, "req-1")) == len(want) },
-		5*time.Second, 20*time.Millisecond, "%v", testhost.RecordedPhases(t, rec, "req-1"))
-	assert.Equal(t, want, testhost.RecordedPhases(t, rec, "req-1"))
-}
-
-func TestStackingRules(t *testing.T) {
-	n := testhost.StartNginxModule(t, testhost.NginxModuleOptions{SiteFile: writeSite(t, testhost.StackingSite)})
-	testhost.RunStacking(t, n.Target("nginx-module"))
-}
-
 // Every built-in provider, with the auth phases in nginx's ACCESS phase
 // (no subrequest).
 func TestAuthProviders(t *testing.T) {

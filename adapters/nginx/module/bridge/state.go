@@ -209,6 +209,13 @@ func (st *reqState) end(status core.Status) {
 		if st.phase != core.Content {
 			headerOps(rec, st.w.header)
 			clear(st.w.header)
+		} else if status.IsHTTP() && (status/100 == 3 || status == http.StatusCreated) {
+			// As core's error path and Apache: a handler that set
+			// Location and returned a redirect status means a
+			// redirect; nginx's page for the status carries it.
+			for _, v := range st.w.header.Values("Location") {
+				rec.Op(wire.OpErrHeaderAdd, "Location", v)
+			}
 		}
 	}
 	clear(req.ErrHeader())
