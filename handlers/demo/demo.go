@@ -34,7 +34,7 @@ func init() {
 	core.Register("demo.private", `answers "Hello, USER!" to the authenticated user`, noOptions(private))
 	core.Register("demo.panic", "panics, to show the host survives", noOptions(panicking))
 	core.Register("demo.record", "appends the request id and phase to a file (option file)", newRecorder)
-	core.Register("demo.status", "returns a fixed status (option status: ok, declined, done or a code; option write: text)", newStatus)
+	core.Register("demo.status", "returns a fixed status (option status: ok, declined, done or a code; write: text; code: the response status; header, err_header: \"Name: value\" items joined by ||)", newStatus)
 	core.Register("demo.stream", "streams chunks x size bytes (options chunks, 64; size, 65536), flushing after each", newStream)
 	core.Register("demo.mux", "a net/http ServeMux (/admin/ and /) run through core.FromHTTPHandler", newMux)
 	core.Register("demo.retain", "keeps every request's strings; ?check reports whether any changed since", newRetainer)

@@ -95,11 +95,12 @@ func newStatus(o core.Options) (core.Handler, error) {
 	return fixedStatus{st: st, write: o.String("write", ""), user: o.String("user", ""), code: code, header: header, errHeader: errHeader}, nil
 }
 
-// headerLines reads "Name: value" lines, one header each (a name may
-// repeat).
+// headerLines reads "Name: value" items separated by "||", one header
+// each (a name may repeat). Not newlines: Apache's configuration, which
+// carries the options in-process, cannot hold them.
 func headerLines(s string) (http.Header, error) {
 	h := http.Header{}
-	for _, line := range strings.Split(s, "\n") {
+	for _, line := range strings.Split(s, "||") {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}

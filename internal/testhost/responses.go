@@ -22,7 +22,7 @@ import (
 const ResponsesSite = `
 [[location]]
 path = "/cookies"
-content = [{handler = "demo.status", options = {status = "ok", header = "Set-Cookie: a=1; Path=/\nSet-Cookie: b=2; Path=/", write = "two cookies"}}]
+content = [{handler = "demo.status", options = {status = "ok", header = "Set-Cookie: a=1; Path=/||Set-Cookie: b=2; Path=/", write = "two cookies"}}]
 
 [[location]]
 path = "/no-content"
@@ -46,7 +46,7 @@ content = [{handler = "demo.status", options = {status = "301", header = "Locati
 
 [[location]]
 path = "/denied"
-content = [{handler = "demo.status", options = {status = "403", header = "X-Dropped: 1", err_header = "X-Err: kept\nX-Err: twice"}}]
+content = [{handler = "demo.status", options = {status = "403", header = "X-Dropped: 1", err_header = "X-Err: kept||X-Err: twice"}}]
 
 [[location]]
 path = "/stream"

@@ -129,7 +129,7 @@ func anyhost_run(r unsafe.Pointer, phase C.int, ids *C.int, n C.int, flags C.int
 	if content && (status == core.OK || status == core.Done) && !st.req.ResponseStarted() && host.PendingRedirect(&st.req) == "" {
 		st.req.Write(nil) // an empty 200 (or the status set) still goes out from here
 	}
-	rec := st.finish(content)
+	rec := st.finish(content, status)
 	if len(rec) <= int(outcap) {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outcap)), rec)
 		*outlen = C.long(len(rec))

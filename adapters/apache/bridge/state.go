@@ -101,8 +101,8 @@ func (st *reqState) fetchEnv() map[string]string {
 
 // finish writes what this call changed into a response record: identity,
 // path, notes, environment, headers, and the response if it started and has
-// not gone out yet.
-func (st *reqState) finish(content bool) []byte {
+// not gone out yet. status is what the phase returned.
+func (st *reqState) finish(content bool, status core.Status) []byte {
 	w, req, q := &st.out, &st.req, &st.in
 	w.Reset()
 	if req.User != q.User {
@@ -135,6 +135,14 @@ func (st *reqState) finish(content bool) []byte {
 		}
 		if !content {
 			st.w.headerOps(w)
+		} else if status.IsHTTP() && (status/100 == 3 || status == http.StatusCreated) {
+			// A handler that set Location and returned a redirect
+			// status means a redirect: Apache's error response keeps
+			// Location from headers_out (ap_send_error_response), so
+			// it goes there, as core's error path keeps it.
+			for _, v := range st.w.header.Values("Location") {
+				w.Op(wire.OpHeaderAdd, "Location", v)
+			}
 		}
 	} else {
 		// The status and headers if they have not gone yet, and what was

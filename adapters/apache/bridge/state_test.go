@@ -63,7 +63,7 @@ func TestContentPhaseRecord(t *testing.T) {
 	assert.Empty(t, st.req.Header.Get("Host"), "Host is in Request.Host, as on net/http")
 	assert.Equal(t, []string{"a", "b"}, st.req.Header["X-Multi"])
 	assert.Equal(t, core.OK, lib.runPhase(st, core.Content, []int32{0}))
-	assert.Equal(t, []string{"S||200", "h|Content-Type|", "H|Content-Type|text/plain; charset=utf-8", "B||Hello!"}, ops(t, st.finish(true)))
+	assert.Equal(t, []string{"S||200", "h|Content-Type|", "H|Content-Type|text/plain; charset=utf-8", "B||Hello!"}, ops(t, st.finish(true, core.OK)))
 	st.reset()
 }
 
@@ -82,7 +82,7 @@ func TestContentPhaseAllocatesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		lib.runPhase(st, core.Content, ids)
-		st.finish(true)
+		st.finish(true, core.OK)
 		st.reset()
 		lib.pool.Put(st)
 	}
@@ -126,7 +126,7 @@ func BenchmarkContentPhase(b *testing.B) {
 		st := lib.pool.Get().(*reqState)
 		st.fill(nil, rec)
 		lib.runPhase(st, core.Content, ids)
-		st.finish(true)
+		st.finish(true, core.OK)
 		st.reset()
 		lib.pool.Put(st)
 	}
