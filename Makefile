@@ -57,9 +57,9 @@ bench-deps:
 	@scripts/install-debs --keep-apache-mods $(BENCH_PACKAGES)
 
 # bench: the pipeline's cost per request (go test -bench), then the hosts
-# side by side under wrk.
+# side by side under wrk; writes docs/benchmarks.md and its plots.
 bench: deps bench-deps
-	$(GO) run ./internal/bench
+	$(GO) run ./internal/bench --doc docs
 
 # demo serves the embedded demo site on 127.0.0.1:8080.
 demo:

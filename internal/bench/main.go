@@ -75,6 +75,7 @@ func run() int {
 	jsonPath := fs.String("json", "", "write the raw results as JSON to this file")
 	pipelineCount := fs.Int("pipeline-count", 6, "go test -count for the pipeline's Go benchmarks (--only '"+pipelineSelector+"' runs them alone)")
 	keep := fs.Bool("keep", false, "keep the work directory (binaries, child logs) instead of removing it")
+	docDir := fs.String("doc", "", "write benchmarks.md and its plots (PNG) into this directory (make bench: docs)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -223,6 +224,9 @@ func run() int {
 
 	summarize(rep.Targets)
 	rep.Meta.Finished = time.Now().Format(time.RFC3339)
+	if f := strings.Fields(readTrim("/proc/loadavg")); len(f) >= 3 {
+		rep.Meta.LoadAvgEnd = strings.Join(f[:3], " ")
+	}
 	rep.Meta.Interrupted = interrupted
 	printTables(os.Stdout, rep)
 	printSeed(os.Stdout, rep)
@@ -245,6 +249,16 @@ func run() int {
 		code = 130
 	}
 	rep.ExitCode = code
+	if *docDir != "" && !interrupted {
+		if err := writeDoc(*docDir, rep, "go run ./internal/bench "+strings.Join(os.Args[1:], " ")); err != nil {
+			logf("writing %s: %v", *docDir, err)
+			if code == 0 {
+				code = 1
+			}
+		} else {
+			logf("wrote %s", filepath.Join(*docDir, docFile))
+		}
+	}
 	if *jsonPath != "" {
 		if err := writeJSON(*jsonPath, rep); err != nil {
 			logf("writing %s: %v", *jsonPath, err)

@@ -39,6 +39,7 @@ type RunResult struct {
 	ThreadsAfter       int     `json:"threads_after"`
 	BackendCPUUsPerReq float64 `json:"backend_cpu_us_per_req,omitempty"` // of CPUUsPerReq, the Running.Backend processes' (from /proc)
 	ServerCPUUtilPct   float64 `json:"server_cpu_util_pct"`              // server CPU time / wall time of the run, in % of one core
+	RSSKiBPerProc      float64 `json:"rss_kib_per_process"`              // VmRSS after the run, over the tree's processes (per worker or child)
 	WrkCPUUsPerReq     float64 `json:"wrk_cpu_us_per_req"`               // the load generator's own CPU, for context
 	WallSeconds        float64 `json:"wall_seconds"`                     // measured wrk run, fork to exit
 	WarmupRequests     int64   `json:"warmup_requests"`                  // requests in the uncounted warm-up run
@@ -114,6 +115,9 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	}
 	rr.WrkOutput, rr.WrkStderr, rr.WallSeconds = out, stderr, wall.Seconds()
 	rr.PIDsBefore, rr.PIDsAfter, rr.ThreadsAfter = before.PIDs, after.PIDs, after.Threads
+	if len(after.PIDs) > 0 {
+		rr.RSSKiBPerProc = float64(after.RSSKiB) / float64(len(after.PIDs))
+	}
 
 	w, perr := wrk.Parse(out)
 	if perr != nil {

@@ -45,6 +45,9 @@ type procSample struct {
 	Tasks   map[int]ctxCount
 	PIDs    []int // the tree's processes, sorted
 	Threads int
+	// RSSKiB is the resident memory summed over the tree's processes
+	// (VmRSS: shared pages count in each process that maps them).
+	RSSKiB uint64
 }
 
 type ctxCount struct{ vol, nonvol uint64 }
@@ -77,6 +80,7 @@ func sampleTree(roots []int) procSample {
 		}
 		s.Ticks += st.utime + st.stime + st.cutime + st.cstime
 		s.PIDs = append(s.PIDs, pid)
+		s.RSSKiB += readRSSKiB(pid)
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
 		for _, t := range tasks {
 			v, nv, err := readCtxSwitches(t)
@@ -228,4 +232,20 @@ func processGroupMembers(pgid int) []int {
 		}
 	}
 	return out
+}
+
+// readRSSKiB is a process's VmRSS, 0 when it is gone or has none (a kernel
+// thread).
+func readRSSKiB(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ type Meta struct {
 	Kernel      string   `json:"kernel"`
 	CPUModel    string   `json:"cpu_model"`
 	LoadAvg     string   `json:"loadavg_at_start"`
+	LoadAvgEnd  string   `json:"loadavg_at_end"`
 	GoVersion   string   `json:"go_version"`
 	WrkVersion  string   `json:"wrk_version"`
 	Hosts       []string `json:"hosts,omitempty"` // versions of the hosts and modules the selected targets run
@@ -68,7 +70,11 @@ type Summary struct {
 	Runs         int      `json:"runs_ok"`
 	RunsCPU      int      `json:"runs_with_cpu"`
 	RPS          float64  `json:"median_req_per_sec"`
+	P50Ms        float64  `json:"median_p50_ms"`
 	P99Ms        float64  `json:"median_p99_ms"`
+	RPSMin       float64  `json:"min_req_per_sec"`
+	RPSMax       float64  `json:"max_req_per_sec"`
+	RSSKiB       float64  `json:"median_rss_kib_per_process"`
 	CPUUsPerReq  float64  `json:"median_cpu_us_per_req"`
 	CtxPerReq    float64  `json:"median_ctx_switches_per_req"`
 	BackendCPUUs float64  `json:"median_backend_cpu_us_per_req,omitempty"` // the Running.Backend share of CPUUsPerReq
@@ -194,7 +200,7 @@ func median(xs []float64) float64 {
 func summarize(ts []*TargetResult) {
 	baseline := map[string]*TargetResult{}
 	for _, t := range ts {
-		var rps, p99, cpu, ctx, backend []float64
+		var rps, p50, p99, cpu, ctx, backend, rss []float64
 		s := Summary{}
 		for i := range t.Runs {
 			r := &t.Runs[i]
@@ -209,7 +215,9 @@ func summarize(ts []*TargetResult) {
 				continue
 			}
 			rps = append(rps, r.Wrk.RequestsPerSec)
+			p50 = append(p50, float64(r.Wrk.Percentiles["50%"])/float64(time.Millisecond))
 			p99 = append(p99, float64(r.Wrk.P99())/float64(time.Millisecond))
+			rss = append(rss, r.RSSKiBPerProc)
 			if r.CPUValid {
 				cpu = append(cpu, r.CPUUsPerReq)
 				ctx = append(ctx, r.CtxPerReq)
@@ -219,6 +227,10 @@ func summarize(ts []*TargetResult) {
 		s.Runs, s.RunsCPU = len(rps), len(cpu)
 		s.RPS, s.P99Ms, s.CPUUsPerReq, s.CtxPerReq = median(rps), median(p99), median(cpu), median(ctx)
 		s.BackendCPUUs = median(backend)
+		s.P50Ms, s.RSSKiB = median(p50), median(rss)
+		if len(rps) > 0 {
+			s.RPSMin, s.RPSMax = slices.Min(rps), slices.Max(rps)
+		}
 		if len(cpu) > 0 {
 			sorted := append([]float64(nil), cpu...)
 			sort.Float64s(sorted)
