@@ -323,3 +323,33 @@ func TestAnyhostSiteDirective(t *testing.T) {
 	a := testhost.StartApache(t, testhost.ApacheOptions{SiteFile: empty, Extra: `AnyhostSite "` + site + `"`})
 	testhost.RunConformance(t, a.Target())
 }
+
+// A site location at / leaves the handlers other modules chose alone: a
+// ScriptAlias'd CGI script still runs (with SetHandler anyhost at / it was
+// served as a file), a static file is still served, and / is the demo's
+// index page.
+func TestRootLocationLeavesOtherHandlers(t *testing.T) {
+	scripts := testhost.NewApacheRoot(t)
+	require.NoError(t, os.WriteFile(filepath.Join(scripts, "hi"), []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nfrom CGI\\n'\n"), 0o755))
+	a := testhost.StartApache(t, testhost.ApacheOptions{Extra: `
+<IfModule !cgid_module>
+    LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so
+</IfModule>
+<IfModule !alias_module>
+    LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+</IfModule>
+ScriptSock "ROOT/cgid.sock"
+ScriptAlias /cgi/ "` + scripts + `/"
+`})
+	require.NoError(t, os.WriteFile(filepath.Join(a.Root, "htdocs", "f.txt"), []byte("a file\n"), 0o644))
+	r := testhost.Do(t, "GET", a.URL+"/cgi/hi", nil, nil)
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "from CGI\n", string(r.Body))
+	r = testhost.Do(t, "GET", a.URL+"/f.txt", nil, nil)
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "a file\n", string(r.Body))
+	r = testhost.Do(t, "GET", a.URL+"/", nil, nil)
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Contains(t, string(r.Body), `<a href="/hello">`)
+	assert.Equal(t, http.StatusOK, testhost.Do(t, "GET", a.URL+"/hello", nil, nil).Status)
+}

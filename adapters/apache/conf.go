@@ -184,7 +184,11 @@ func inProcess(o ConfOptions, modulesDir string) (load, rest string, err error) 
 			p("AnyhostAuthnProvider %s %s", provider, strings.Join(refs, " "))
 		}
 		p("<Location %s>", quote(locPrefix(l)))
-		if len(l.Handlers[core.Content]) > 0 {
+		// At / SetHandler would take every URL from the modules that
+		// chose a handler for it (ScriptAlias's cgi-script, PHP): there
+		// the Go content runs where no other handler was chosen, and a
+		// handler's Declined gives the file (mod_anyhost's run_handler).
+		if len(l.Handlers[core.Content]) > 0 && locPrefix(l) != "/" {
 			p("    SetHandler anyhost")
 		}
 		for ph := core.HeaderParser; ph <= core.Log; ph++ {
