@@ -113,38 +113,31 @@ func docText(rep *Report, command string, cgi *TargetResult) string {
 		p("| %s | %.0f (%.0f–%.0f) | %.2f | %.2f | %.1f | %.2f | %.1f | %s, %s | %s |", name, s.RPS, s.RPSMin, s.RPSMax, s.P50Ms, s.P99Ms,
 			s.CPUUsPerReq, s.CtxPerReq, s.RSSKiB/1024, fmtRatio(s.RPSRatio), fmtRatio(s.CPURatio), vsCGI)
 	}
-	var seed bytes.Buffer
-	printSeed(&seed, rep)
-	if seed.Len() > 0 {
+	// section adds what a text printer writes, as a preformatted block
+	// under a heading; nothing when it writes nothing.
+	section := func(title, intro string, print func(w *bytes.Buffer)) {
+		var text bytes.Buffer
+		print(&text)
+		if strings.TrimSpace(text.String()) == "" {
+			return
+		}
 		p("")
-		p("## The seed's table, measured here")
+		p("## %s", title)
 		p("")
-		p("mod_python's own figures were CGI 5 req/s, CGI-compatible handler 40, native handler 140 (28x CGI).")
-		p("")
+		if intro != "" {
+			p("%s", intro)
+			p("")
+		}
 		p("```text")
-		b.WriteString(strings.TrimRight(seed.String(), "\n") + "\n")
+		b.WriteString(strings.Trim(text.String(), "\n") + "\n")
 		p("```")
 	}
+	section("The seed's table, measured here", "mod_python's own figures were CGI 5 req/s, CGI-compatible handler 40, native handler 140 (28x CGI).",
+		func(w *bytes.Buffer) { printSeed(w, rep) })
 	if rep.Pipeline != nil {
-		var pl bytes.Buffer
-		printPipeline(&pl, rep.Pipeline)
-		p("")
-		p("## The pipeline's own cost (go test -bench)")
-		p("")
-		p("```text")
-		b.WriteString(strings.TrimRight(pl.String(), "\n") + "\n")
-		p("```")
+		section("The pipeline's own cost (go test -bench)", "", func(w *bytes.Buffer) { printPipeline(w, rep.Pipeline) })
 	}
-	if len(rep.Goals) > 0 {
-		var g bytes.Buffer
-		printGoals(&g, rep.Goals)
-		p("")
-		p("## Goals")
-		p("")
-		p("```text")
-		b.WriteString(strings.TrimSpace(g.String()) + "\n")
-		p("```")
-	}
+	section("Goals", "", func(w *bytes.Buffer) { printGoals(w, rep.Goals) })
 	return b.String()
 }
 

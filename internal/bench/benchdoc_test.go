@@ -39,6 +39,7 @@ func TestWriteDoc(t *testing.T) {
 	}
 	rep.Targets = append(rep.Targets, &TargetResult{Group: "nginx", Name: "module /hello", StartError: "no nginx-dev"})
 	summarize(rep.Targets)
+	rep.Goals = []GoalResult{{N: 3, Met: true, Figures: "1.05x req/s"}}
 	dir := t.TempDir()
 	require.NoError(t, writeDoc(dir, rep, "go run ./internal/bench --doc docs"))
 
@@ -61,4 +62,6 @@ func TestWriteDoc(t *testing.T) {
 		assert.Greater(t, img.Bounds().Dy(), 4*14, "a bar per row")
 	}
 	assert.Equal(t, 1, strings.Count(text, "## nginx\n"))
+	assert.Contains(t, text, "## Goals\n\n```text\ngoal 3: met (1.05x req/s)\n```\n")
+	assert.NotContains(t, text, "## The seed's table", "no seed rows ran: no section")
 }
