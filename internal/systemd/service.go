@@ -98,12 +98,7 @@ func (s Service) Unit() (string, error) {
 	}
 
 	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	for _, c := range s.Comment {
-		p("# %s", c)
-	}
-	p("[Unit]")
-	p("Description=%s", s.Description)
+	p := unitHead(&b, s.Comment, s.Description)
 	p("After=network-online.target")
 	p("Wants=network-online.target")
 	if s.Socket != "" {
@@ -265,4 +260,16 @@ func IsName(s string) bool {
 		}
 	}
 	return true
+}
+
+// unitHead starts a unit in b: its comment lines, then [Unit] with the
+// description. It returns the line printer the rest is written with.
+func unitHead(b *strings.Builder, comment []string, description string) func(format string, args ...any) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	for _, c := range comment {
+		p("# %s", c)
+	}
+	p("[Unit]")
+	p("Description=%s", description)
+	return p
 }

@@ -50,12 +50,7 @@ func (s Socket) Unit() (string, error) {
 		mode = 0o660
 	}
 	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	for _, c := range s.Comment {
-		p("# %s", c)
-	}
-	p("[Unit]")
-	p("Description=%s", s.Description)
+	p := unitHead(&b, s.Comment, s.Description)
 	p("")
 	p("[Socket]")
 	p("ListenStream=%s", listen)
