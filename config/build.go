@@ -167,7 +167,7 @@ func (s *Site) buildAuth(a *Auth, shared *authShared, closable func(any)) (core.
 	var errs []error
 	ba := &basic.Basic{Realm: a.Realm}
 	if shared != nil {
-		if c := shared.cache; c != nil {
+		if c := shared.cache; c != nil && !a.NoCache {
 			ba.Cache = &basic.CredentialCache{Store: c.Store, Secret: c.Secret, TTL: c.TTL, Scope: scope(a)}
 		}
 		ba.Throttle = shared.throttle

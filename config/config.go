@@ -91,6 +91,10 @@ type Auth struct {
 	Providers []HandlerRef
 	// Require rules; any one passing admits the user. Default valid-user.
 	Require []string
+	// NoCache (cache = false) checks every request's password with the
+	// providers although the site has [auth.cache]: a location whose users
+	// must be refused the moment their password changes.
+	NoCache bool
 	Pos     Pos
 }
 
@@ -330,13 +334,23 @@ func (p *parser) auth(path string, v any) *Auth {
 		p.errorf(path, "auth must be a table")
 		return nil
 	}
-	p.known(path, t, "type", "realm", "providers", "require")
+	p.known(path, t, "type", "realm", "providers", "require", "cache")
 	a := &Auth{Type: "basic", Pos: p.pos(path)}
 	if s, ok := t["type"].(string); ok {
 		a.Type = strings.ToLower(s)
 	}
 	if a.Type != "basic" && a.Type != "bearer" {
 		p.errorf(join(path, "type"), "unknown auth type %q (known: basic, bearer)", a.Type)
+	}
+	if v, set := t["cache"]; set {
+		on, ok := v.(bool)
+		switch {
+		case !ok:
+			p.errorf(join(path, "cache"), "cache must be true or false")
+		case a.Type == "bearer":
+			p.errorf(join(path, "cache"), "cache applies to Basic auth; bearer tokens are verified on every request")
+		}
+		a.NoCache = ok && !on
 	}
 	a.Realm, _ = t["realm"].(string)
 	if a.Realm == "" {

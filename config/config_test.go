@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -358,4 +359,52 @@ auth = { realm = "r", providers = [{ name = "htpasswd", options = { file = "user
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "users"), data, 0o644))
 	_, err = s.Build()
 	assert.NoError(t, err)
+}
+
+// TestLocationCacheOff: with [auth.cache] on the site, a location with
+// cache = false asks the providers on every request, and the others still
+// hit the cache.
+func TestLocationCacheOff(t *testing.T) {
+	dir := t.TempDir()
+	src := `[auth.cache]
+ttl = "5m"
+
+[[location]]
+path = "/cached"
+content = ["demo.private"]
+  [location.auth]
+  realm = "r"
+  providers = [{name = "demo.users", options = {record = "cached.log"}}]
+
+[[location]]
+path = "/fresh"
+content = ["demo.private"]
+  [location.auth]
+  realm = "r"
+  cache = false
+  providers = [{name = "demo.users", options = {record = "fresh.log"}}]
+`
+	s, err := config.Parse("site.toml", dir, []byte(src))
+	require.NoError(t, err)
+	assert.False(t, s.Locations[0].Auth.NoCache)
+	assert.True(t, s.Locations[1].Auth.NoCache)
+	site, err := s.Build()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = site.Close() })
+	for _, path := range []string{"/cached", "/fresh"} {
+		for range 3 {
+			req := httptest.NewRequest("GET", path, nil)
+			req.SetBasicAuth("demo", "demo")
+			w := httptest.NewRecorder()
+			site.ServeHTTP(w, req)
+			require.Equal(t, 200, w.Code, path)
+		}
+	}
+	checks := func(name string) int {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		return strings.Count(string(b), "\n")
+	}
+	assert.Equal(t, 1, checks("cached.log"), "the cached location checks the password once")
+	assert.Equal(t, 3, checks("fresh.log"), "cache = false checks it on every request")
 }

@@ -518,6 +518,23 @@ on_store_error = "maybe"
 store = { name = "memcache" }
 [auth.throttle]
 `, []want{{2, `unknown auth store "memcache"`}}},
+	{"location auth cache not a boolean", `[[location]]
+path = "/a"
+content = ["demo.hello"]
+  [location.auth]
+  realm = "r"
+  providers = ["demo.users"]
+  cache = "off"
+`, []want{{7, "cache must be true or false"}}},
+	{"location auth cache on bearer", `[[location]]
+path = "/a"
+content = ["demo.hello"]
+  [location.auth]
+  type = "bearer"
+  realm = "r"
+  providers = [{name = "jwt", options = {jwks = "keys.json"}}]
+  cache = false
+`, []want{{8, "cache applies to Basic auth"}}},
 	{"auth cache secret", `[auth.cache]
 secret = "env:ANYHOST_TEST_UNSET_SECRET"
 `, []want{{1, "environment variable ANYHOST_TEST_UNSET_SECRET is not set"}}},
