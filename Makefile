@@ -48,8 +48,9 @@ conformance: deps
 	ANYHOST_REQUIRE_SERVERS=1 ANYHOST_CONFORMANCE_DOC=$(CURDIR)/docs/conformance.md $(GO) test -count=1 -run TestMatrix ./internal/conformance/
 
 # BENCH_PACKAGES: the embedded-language anchors the Apache benchmark rows
-# compare anyhost with (each runs in its own httpd).
-BENCH_PACKAGES := libapache2-mod-perl2 libapache2-mod-python libapache2-mod-wsgi-py3
+# compare anyhost with (each runs in its own httpd), and h2load (nghttp2-client)
+# for the HTTP/2 rows, which wrk cannot drive.
+BENCH_PACKAGES := libapache2-mod-perl2 libapache2-mod-python libapache2-mod-wsgi-py3 nghttp2-client
 
 # bench-deps installs the missing benchmark-only Debian packages, leaving the
 # system's enabled Apache modules as they were (see scripts/install-debs).

@@ -756,7 +756,7 @@ func checkHello(ctx context.Context, url string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := checkClient(30 * time.Second).Do(req)
 	if err != nil {
 		return err
 	}

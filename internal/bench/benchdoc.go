@@ -75,6 +75,9 @@ func docText(rep *Report, command string, cgi *TargetResult) string {
 	p("| load average | %s before, %s after |", m.LoadAvg, m.LoadAvgEnd)
 	p("| Go | %s |", m.GoVersion)
 	p("| wrk | `%s`, %d rounds of %s after %s of warm-up |", m.WrkCommand, m.Rounds, m.Duration, m.Warmup)
+	if m.H2Version != "" {
+		p("| HTTP/2 rows | %s: `%s`, the same rounds and warm-up; p50/p99 from its per-request log |", m.H2Version, m.H2Command)
+	}
 	p("| run | %s to %s |", m.Date, m.Finished)
 	for _, h := range m.Hosts {
 		p("| host | %s |", h)

@@ -159,6 +159,7 @@ func run() int {
 
 	rep := &Report{Meta: collectMeta(cfg, workDir)}
 	rep.Meta.Hosts = append(hostVersions(selected), nginxVersions(selected)...)
+	rep.Meta.H2Version = h2loadVersion(selected)
 	printHeader(os.Stdout, rep.Meta)
 
 	// First, while the machine is quiet: the Go benchmarks.

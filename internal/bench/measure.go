@@ -70,18 +70,17 @@ func (r *RunResult) oneLine() string {
 func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	rr := RunResult{Round: round}
 	if cfg.Warmup > 0 {
-		out, _, _, err := runWrk(ctx, cfg, cfg.Warmup, r)
+		w, _, _, _, err := runLoad(ctx, cfg, cfg.Warmup, r)
 		if ctx.Err() != nil {
 			return rr
 		}
-		if w, perr := wrk.Parse(out); perr == nil {
-			rr.WarmupRequests = w.Requests
-			if w.Errors() {
-				rr.WarmupErrors = w.ErrorText()
-			}
-		} else if err != nil {
+		if err != nil {
 			rr.Error = fmt.Sprintf("warm-up: %v", err)
 			return rr
+		}
+		rr.WarmupRequests = w.Requests
+		if w.Errors() {
+			rr.WarmupErrors = w.ErrorText()
 		}
 	}
 
@@ -101,7 +100,7 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	}
 	before := sampleTree(roots)
 	rr.Start = time.Now()
-	out, stderr, wrkCPU, err := runWrk(ctx, cfg, cfg.Duration, r)
+	w, out, stderr, wrkCPU, err := runLoad(ctx, cfg, cfg.Duration, r)
 	wall := time.Since(rr.Start)
 	after := sampleTree(r.PIDs())
 	if r.Backend != nil {
@@ -119,9 +118,8 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 		rr.RSSKiBPerProc = float64(after.RSSKiB) / float64(len(after.PIDs))
 	}
 
-	w, perr := wrk.Parse(out)
-	if perr != nil {
-		rr.Error = fmt.Sprintf("wrk: %v; parse: %v; stderr: %s", err, perr, strings.TrimSpace(stderr))
+	if err != nil {
+		rr.Error = fmt.Sprintf("%v; stderr: %s", err, strings.TrimSpace(stderr))
 		return rr
 	}
 	rr.Wrk = w
@@ -165,6 +163,22 @@ func measure(ctx context.Context, cfg config, r *Running, round int) RunResult {
 	return rr
 }
 
+// runLoad runs the row's load generator (wrk, or h2load for Running.H2)
+// for d and returns what it measured, its output and its own CPU time. A
+// generator that exits non-zero after printing its summary still counts:
+// the summary has the errors.
+func runLoad(ctx context.Context, cfg config, d time.Duration, r *Running) (res *wrk.Result, stdout, stderr string, cpu time.Duration, err error) {
+	if r.H2 {
+		return runH2load(ctx, cfg, d, r)
+	}
+	stdout, stderr, cpu, err = runWrk(ctx, cfg, d, r)
+	res, perr := wrk.Parse(stdout)
+	if perr != nil {
+		return nil, stdout, stderr, cpu, fmt.Errorf("wrk: %v; parse: %v", err, perr)
+	}
+	return res, stdout, stderr, cpu, nil
+}
+
 // runWrk runs one wrk load and returns its stdout, stderr and its own CPU time.
 func runWrk(ctx context.Context, cfg config, d time.Duration, r *Running) (stdout, stderr string, cpu time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
@@ -199,7 +213,7 @@ func checkOnce(ctx context.Context, url string, headers ...string) string {
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(k, strings.TrimSpace(v))
 	}
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := checkClient(5 * time.Second)
 	resp, err := client.Do(req)
 	if err != nil {
 		return "GET failed: " + err.Error()

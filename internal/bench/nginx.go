@@ -37,32 +37,13 @@ const (
 	nginxAuthzRow = "-> anyhost FastCGI /authz, access phase in the responder"
 )
 
-// nginxAuthHeader is demo:demo, the demo site's user (bcrypt cost 10).
-const nginxAuthHeader = "Authorization: Basic ZGVtbzpkZW1v"
-
-// demoHelloPrivate are the demo site's /hello, and /private with Basic auth
-// (bcrypt, cost 10), as site file locations.
-const demoHelloPrivate = `[[location]]
-path = "/hello"
-content = ["demo.hello"]
-
-[[location]]
-path = "/private"
-content = ["demo.private"]
-
-  [location.auth]
-  realm = "anyhost demo"
-  providers = ["demo.users"]
-  require = ["valid-user"]
-`
-
-// nginxSite is the bench's site file: the demo site's /hello and /private
-// (Basic auth, bcrypt), plus /authz and /proxy-authz whose access phase
+// nginxSite is the bench's site file: the auth rows' /hello, /private
+// (cached) and /fresh (authrows.go), plus /authz and /proxy-authz whose access phase
 // says OK without any credentials, so that the auth phases run (in the
 // responder for /authz, in the auth_request endpoint for /proxy-authz) but
 // nothing costly answers them.
 const nginxSite = `# Written by the anyhost benchmark (internal/bench/nginx.go).
-` + demoHelloPrivate + `
+` + authCache + "\n" + authLocations + `
 [[location]]
 path = "/authz"
 access = [{handler = "demo.status", options = {status = "ok"}}]
@@ -95,10 +76,11 @@ func nginxTargets() []Target {
 	row := func(name, path string, auth, baseline bool, notes string) Target {
 		return Target{Name: name, Group: nginxGroup, Baseline: baseline, Notes: notes, Start: inst.row(path, auth, 0)}
 	}
-	bcrypt := row("-> anyhost FastCGI /private/, bcrypt", "/private/hello", true, false,
-		"the responder checks Basic demo:demo against a bcrypt (cost 10) htpasswd on every request, then serves \"Hello, demo!\". "+
-			"wrk -c2 (one request per core): bcrypt serves tens of req/s, and 32 connections would only queue into wrk's 2 s timeout")
-	bcrypt.Start = inst.row("/private/hello", true, 2)
+	cachedName, freshName := authRowNames("-> anyhost FastCGI")
+	cachedNote, freshNote := authNotes("in the responder, the same FastCGI round trip as the content")
+	cached := row(cachedName, authCachedPath, true, false, cachedNote)
+	fresh := row(freshName, authFreshPath, true, false, freshNote)
+	fresh.Start = inst.row(authFreshPath, true, authFreshConns)
 	seedRow := row(seedNginxRow, "/seed/anyhost-cgi", false, false,
 		fmt.Sprintf("the seed's row (e) behind nginx: hello.py (internal/bench/seed.go) through handlers/cgi in the FastCGI responder; wrk -c%d", seedCGIConns))
 	seedRow.Start = inst.row("/seed/anyhost-cgi", false, seedCGIConns)
@@ -124,7 +106,8 @@ func nginxTargets() []Target {
 			"diagnostic: /hello behind the product's auth location (same headers, upstream keepalive) pointed at a "+
 				"second nginx server{} on a unix socket answering 204: the proxy-authz row minus this is what anyhost's auth endpoint costs")),
 		seedRow,
-		bcrypt, // last: what it leaves in flight must not land in another row (see settle)
+		cached,
+		fresh, // last: what it leaves in flight must not land in another row (see settle)
 	}
 }
 
@@ -168,7 +151,7 @@ func (s *nginxShared) row(path string, auth bool, conns int) func(context.Contex
 		}
 		var headers []string
 		if auth {
-			headers = []string{nginxAuthHeader}
+			headers = []string{authHeader}
 		}
 		url := inst.base + path
 		if err := checkNginxRow(ctx, url, headers); err != nil {
@@ -412,7 +395,7 @@ func checkNginxRow(ctx context.Context, url string, headers []string) error {
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(k, strings.TrimSpace(v))
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := checkClient(30 * time.Second).Do(req)
 	if err != nil {
 		return err
 	}

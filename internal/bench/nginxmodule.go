@@ -19,20 +19,18 @@ import (
 
 const nginxModuleGroup = "nginx-module"
 
-// nginxModuleSite: the demo's /hello, and /private with Basic auth against
-// the demo's bcrypt (cost 10) user behind the credential cache, so the
-// authenticated row measures the module's auth path, not bcrypt.
-const nginxModuleSite = `# Written by the anyhost benchmark (internal/bench/nginxmodule.go).
-[auth.cache]
-ttl = "5m"
-
-` + demoHelloPrivate
+// nginxModuleSite: the auth rows' site (authrows.go).
+const nginxModuleSite = "# Written by the anyhost benchmark (internal/bench/nginxmodule.go).\n" + authCache + "\n" + authLocations
 
 func nginxModuleTargets() []Target {
 	inst := &nginxShared{name: "nginx-module", start: startNginxModule}
 	row := func(name, path string, auth, baseline bool, notes string) Target {
 		return Target{Name: name, Group: nginxModuleGroup, Baseline: baseline, Notes: notes, Start: inst.row(path, auth, 0)}
 	}
+	cachedName, freshName := authRowNames("module")
+	cachedNote, freshNote := authNotes("in nginx's ACCESS phase, no subrequest")
+	fresh := row(freshName, authFreshPath, true, false, freshNote)
+	fresh.Start = inst.row(authFreshPath, true, authFreshConns)
 	return []Target{
 		row("static file", "/static.txt", false, true,
 			"html/static.txt (\"Hello!\"), sendfile off, in the module's nginx (worker_processes 2, access_log off); "+
@@ -40,8 +38,8 @@ func nginxModuleTargets() []Target {
 		row("module /hello", "/hello", false, false,
 			"the product: `anyhost nginx build`, `anyhost nginx conf --mode module --full`; demo.hello on a goroutine, "+
 				"the request resumed from the module's eventfd"),
-		row("module /private/, Basic auth (cache on)", "/private/hello", true, false,
-			"Basic demo:demo in the ACCESS phase (no subrequest), [auth.cache] on: bcrypt once, then cached"),
+		row(cachedName, authCachedPath, true, false, cachedNote),
+		fresh, // last: see nginxInstance.settle
 	}
 }
 

@@ -40,6 +40,8 @@ type Meta struct {
 	Hosts       []string `json:"hosts,omitempty"` // versions of the hosts and modules the selected targets run
 	ClkTck      int64    `json:"clk_tck"`
 	WrkCommand  string   `json:"wrk_command"`
+	H2Version   string   `json:"h2load_version,omitempty"`
+	H2Command   string   `json:"h2load_command,omitempty"` // the HTTP/2 rows' load (h2load.go)
 	Duration    string   `json:"duration"`
 	Warmup      string   `json:"warmup"`
 	Rounds      int      `json:"rounds"`
@@ -132,6 +134,7 @@ func collectMeta(cfg config, workDir string) Meta {
 		WrkVersion:  cmdLine(cfg.WrkPath, "-v"), // wrk -v exits 1; the first line is the version
 		ClkTck:      cfg.ClkTck,
 		WrkCommand:  "wrk " + strings.Join(wrk.Args(cfg.Threads, cfg.Connections, cfg.Duration, "URL"), " "),
+		H2Command:   "h2load " + strings.Join(h2loadArgs(cfg, cfg.Connections, cfg.Duration, "LOG", "URL"), " "),
 		Duration:    cfg.Duration.String(),
 		Warmup:      cfg.Warmup.String(),
 		Rounds:      cfg.Rounds,
@@ -180,6 +183,9 @@ func printHeader(w io.Writer, m Meta) {
 		warm = m.Warmup + " uncounted warm-up before each run"
 	}
 	fmt.Fprintf(w, "load:    %s; %d round(s), targets interleaved; %s\n", m.WrkCommand, m.Rounds, warm)
+	if m.H2Version != "" {
+		fmt.Fprintf(w, "HTTP/2:  %s (%s)\n", m.H2Command, m.H2Version)
+	}
 	fmt.Fprintf(w, "CPU:     server processes + descendants, /proc utime+stime (+reaped children), CLK_TCK %d; ctx switches over all their threads\n\n", m.ClkTck)
 
 }

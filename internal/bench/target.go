@@ -63,6 +63,9 @@ type Running struct {
 	// Headers are request headers ("Name: value") wrk and the start-up check
 	// send with every request (e.g. Basic credentials).
 	Headers []string
+	// H2 drives the row with h2load over TLS (HTTP/2) instead of wrk; URL
+	// is https.
+	H2 bool
 	// Connections, if set, replaces --connections (wrk -c) for this row: a
 	// row that serves tens of requests a second would only time out at 32.
 	Connections int
@@ -334,7 +337,7 @@ func FreePort() (int, error) {
 // timeout passes, ctx ends, or child (if not nil) exits. Errors include the
 // tail of child's stderr.
 func WaitAnswers(ctx context.Context, url string, timeout time.Duration, child *Child) error {
-	client := &http.Client{Timeout: time.Second}
+	client := checkClient(time.Second)
 	deadline := time.Now().Add(timeout)
 	var lastErr error
 	for {
@@ -393,25 +396,36 @@ func indent(s, prefix string) string {
 // args receives the listen address ("127.0.0.1:PORT").
 func GoServer(pkg, bin string, args func(addr string) []string, path string) func(context.Context, string) (*Running, error) {
 	return func(ctx context.Context, workDir string) (*Running, error) {
-		exe, err := GoBuild(ctx, workDir, pkg, bin)
-		if err != nil {
-			return nil, err
-		}
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		child, err := StartChild(workDir, bin, exe, args(addr)...)
-		if err != nil {
-			return nil, err
-		}
-		url := "http://" + addr + path
-		if err := WaitAnswers(ctx, url, 20*time.Second, child); err != nil {
-			return nil, errors.Join(err, child.Stop())
-		}
-		return &Running{URL: url, PIDs: child.PIDs, Stop: child.Stop}, nil
+		return startGoServer(ctx, workDir, pkg, bin, "http", path, func(addr string) ([]string, error) { return args(addr), nil })
 	}
+}
+
+// startGoServer is GoServer's Start, with args that may fail (writing a
+// file they name) and the URL's scheme ("https": the row is served over
+// TLS).
+func startGoServer(ctx context.Context, workDir, pkg, bin, scheme, path string, args func(addr string) ([]string, error)) (*Running, error) {
+	exe, err := GoBuild(ctx, workDir, pkg, bin)
+	if err != nil {
+		return nil, err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	argv, err := args(addr)
+	if err != nil {
+		return nil, err
+	}
+	child, err := StartChild(workDir, bin, exe, argv...)
+	if err != nil {
+		return nil, err
+	}
+	url := scheme + "://" + addr + path
+	if err := WaitAnswers(ctx, url, 20*time.Second, child); err != nil {
+		return nil, errors.Join(err, child.Stop())
+	}
+	return &Running{URL: url, PIDs: child.PIDs, Stop: child.Stop, H2: scheme == "https"}, nil
 }
 
 // outputIn runs a command in dir and returns its standard output; the

@@ -1,5 +1,6 @@
 // Command barehello is the benchmark baseline: the smallest net/http server
-// that answers GET /hello with "Hello!". The bench driver
+// that answers GET /hello with "Hello!" (over TLS with --tls-cert, where
+// net/http speaks HTTP/2 by itself). The bench driver
 // (go run ./internal/bench) builds and starts it as a child process.
 package main
 
@@ -13,6 +14,8 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on")
 	timeouts := flag.Bool("timeouts", false, "set anyhost's default server timeouts and header limit, to attribute their cost")
+	cert := flag.String("tls-cert", "", "certificate file (PEM); with --tls-key serves TLS, and HTTP/2 to clients that offer it")
+	key := flag.String("tls-key", "", "private key file (PEM)")
 	flag.Parse()
 
 	body := []byte("Hello!")
@@ -29,6 +32,9 @@ func main() {
 		srv.ReadTimeout = 60 * time.Second
 		srv.IdleTimeout = 120 * time.Second
 		srv.MaxHeaderBytes = 64 << 10
+	}
+	if *cert != "" {
+		log.Fatal(srv.ListenAndServeTLS(*cert, *key))
 	}
 	log.Fatal(srv.ListenAndServe())
 }
