@@ -5,6 +5,8 @@
 package passhash
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -61,26 +63,41 @@ func BcryptCost(stored string) (cost int, ok bool) {
 // tell which users exist.
 type Dummy struct {
 	hash   Hash
+	stored string // the hash as written, for tests
 	cost   int
 	checks atomic.Int64
 }
 
 // NewDummy makes a dummy hash of the given bcrypt cost (bcrypt.DefaultCost
 // when cost is 0); providers pass the cost of the hashes they hold.
+//
+// Its salt and digest are random bytes, not the hash of anything: a
+// comparison costs the same (bcrypt's work depends on the cost alone) and
+// always fails, and making it costs nothing. Hashing a password here would
+// cost one bcrypt per provider at every start, which a CGI program pays on
+// every request.
 func NewDummy(cost int) (*Dummy, error) {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	b, err := bcrypt.GenerateFromPassword([]byte("anyhost timing guard"), cost)
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("bcrypt cost %d is outside %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	// bcrypt's modular crypt form: a 16-byte salt and a 23-byte digest in
+	// its own base64 alphabet, unpadded (22 and 31 characters).
+	raw := make([]byte, 16+23)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	stored := fmt.Sprintf("$2y$%02d$%s%s", cost, bcryptBase64.EncodeToString(raw[:16]), bcryptBase64.EncodeToString(raw[16:]))
+	h, err := gohtpasswd.AcceptBcrypt(stored)
 	if err != nil {
 		return nil, err
 	}
-	h, err := gohtpasswd.AcceptBcrypt(string(b))
-	if err != nil {
-		return nil, err
-	}
-	return &Dummy{hash: h, cost: cost}, nil
+	return &Dummy{hash: h, stored: stored, cost: cost}, nil
 }
+
+var bcryptBase64 = base64.NewEncoding("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789").WithPadding(base64.NoPadding)
 
 // Check pays one hash comparison for password, and always fails.
 func (d *Dummy) Check(password string) {
