@@ -53,6 +53,11 @@ func apacheTargets() []Target {
 			ts = append(ts, apacheAnchorGroup(mpm, a)...)
 		}
 		ts = append(ts, seedTargets(mpm)...)
+		ts = append(ts, apacheSiteGroup(mpm)...)
+		if mpm == "event" { // the matrix's apache-daemon and cgi-apache
+			ts = append(ts, apacheDaemonGroup(mpm)...)
+			ts = append(ts, apacheCGIGroup(mpm)...)
+		}
 	}
 	for i := range ts {
 		// mpm_event closes a child's idle keep-alive connections when all
@@ -375,7 +380,11 @@ func anyhostApacheConf(ctx context.Context, workDir, root, listen, cgroup, mpm s
 	if err != nil {
 		return "", nil, fmt.Errorf("barehello for mod_proxy_http: %w", err)
 	}
-	fcgi, fcgiAddr, err := startFastCGIBackend(ctx, workDir, root, exe, cgroup)
+	site := filepath.Join(root, "fastcgi-site.toml")
+	if err := os.WriteFile(site, []byte(apacheFastCGISite), 0o644); err != nil {
+		return "", nil, errors.Join(err, backend.Stop())
+	}
+	fcgi, fcgiAddr, err := startFastCGIBackend(ctx, workDir, exe, cgroup, site)
 	if err != nil {
 		return "", nil, errors.Join(fmt.Errorf("anyhost FastCGI for mod_proxy_fcgi: %w", err), backend.Stop())
 	}
@@ -414,19 +423,16 @@ content = ["demo.hello"]
 
 // startFastCGIBackend starts `anyhost serve --adapter fastcgi` on a free
 // loopback port (TCP, as mod_authnz_fcgi needs and `anyhost apache conf
-// --mode fastcgi` assumes) in the instance's cgroup.
-func startFastCGIBackend(ctx context.Context, workDir, root, exe, cgroup string) (*Running, string, error) {
-	site := filepath.Join(root, "fastcgi-site.toml")
-	if err := os.WriteFile(site, []byte(apacheFastCGISite), 0o644); err != nil {
-		return nil, "", err
-	}
+// --mode fastcgi` assumes) in the instance's cgroup, serving the site file
+// site, with extra arguments.
+func startFastCGIBackend(ctx context.Context, workDir, exe, cgroup, site string, extra ...string) (*Running, string, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, "", err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	child, err := StartChildIn(workDir, "anyhost serve --adapter fastcgi", cgroup, exe, "serve", "--adapter", "fastcgi",
-		"--listen", addr, "--config", site, "--log-level", "warn", "--access-log=false")
+	child, err := StartChildIn(workDir, "anyhost serve --adapter fastcgi", cgroup, exe,
+		append([]string{"serve", "--adapter", "fastcgi", "--listen", addr, "--config", site, "--log-level", "warn", "--access-log=false"}, extra...)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -501,13 +507,30 @@ type apacheInstance struct {
 // backend (a name in the instance backend's parts), that backend's CPU
 // counts too, and is reported on its own.
 func (s *apacheShared) row(path, backend string) func(context.Context, string) (*Running, error) {
+	return s.rowWith(path, backend, false, 0)
+}
+
+// authRow is the Start of an authenticated row (authrows.go) at path, on
+// conns connections (0: --connections).
+func (s *apacheShared) authRow(path string, conns int) func(context.Context, string) (*Running, error) {
+	return s.rowWith(path, "", true, conns)
+}
+
+func (s *apacheShared) rowWith(path, backend string, auth bool, conns int) func(context.Context, string) (*Running, error) {
 	return func(ctx context.Context, workDir string) (*Running, error) {
 		inst, err := s.acquire(ctx, workDir)
 		if err != nil {
 			return nil, err
 		}
 		url := inst.base + path
-		if err := checkHello(ctx, url); err != nil {
+		var headers []string
+		if auth {
+			headers = []string{authHeader}
+			err = checkNginxRow(ctx, url, headers)
+		} else {
+			err = checkHello(ctx, url)
+		}
+		if err != nil {
 			return nil, errors.Join(fmt.Errorf("%w%s", err, inst.errorLogNote()), s.release())
 		}
 		var backendPIDs func() []int
@@ -525,7 +548,7 @@ func (s *apacheShared) row(path, backend string) func(context.Context, string) (
 			return p
 		}
 		var once sync.Once
-		return &Running{URL: url, PIDs: pids, Backend: backendPIDs, Cgroup: inst.cgroup, Check: inst.checkCrashes, Stop: func() (err error) {
+		return &Running{URL: url, Headers: headers, Connections: conns, PIDs: pids, Backend: backendPIDs, Cgroup: inst.cgroup, Check: inst.checkCrashes, Stop: func() (err error) {
 			once.Do(func() { err = s.release() })
 			return err
 		}}, nil
@@ -726,10 +749,12 @@ func matchingLines(b []byte) string {
 	return strings.Join(out, "\n")
 }
 
-// checkCrashes (Running.Check) reports children that crashed since the
-// last call: the rows of an instance run one after another, so a crash
-// belongs to the row just measured.
+// checkCrashes (Running.Check) waits until the instance is idle, then
+// reports children that crashed since the last call: the rows of an
+// instance run one after another, so a crash belongs to the row just
+// measured.
 func (a *apacheInstance) checkCrashes() error {
+	settleCgroup(a.cgroup)
 	b, err := a.errorLog.newLines()
 	if err != nil {
 		return err

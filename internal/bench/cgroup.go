@@ -103,3 +103,21 @@ func removeCgroup(dir string) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// settleCgroup waits (up to 10 s) until the processes in cgroup are idle:
+// after a bcrypt row, requests wrk gave up on are still being hashed, and
+// that CPU belongs to no other row. A Running.Check calls it.
+func settleCgroup(cgroup string) {
+	if cgroup == "" {
+		return
+	}
+	prev, err := cgroupUsageUs(cgroup)
+	for deadline := time.Now().Add(10 * time.Second); err == nil && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		var cur int64
+		if cur, err = cgroupUsageUs(cgroup); err == nil && cur-prev < 10_000 { // < 10% of a core
+			return
+		}
+		prev = cur
+	}
+}

@@ -455,23 +455,8 @@ func (n *nginxInstance) check() error {
 	return nil
 }
 
-// settle waits (up to 10 s) until the instance's processes are idle: after
-// the bcrypt row, requests wrk gave up on are still being hashed, and that
-// CPU belongs to no other row.
-func (n *nginxInstance) settle() {
-	if n.cgroup == "" {
-		return
-	}
-	prev, err := cgroupUsageUs(n.cgroup)
-	for deadline := time.Now().Add(10 * time.Second); err == nil && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
-		var cur int64
-		if cur, err = cgroupUsageUs(n.cgroup); err == nil && cur-prev < 10_000 { // < 10% of a core
-			return
-		}
-		prev = cur
-	}
-}
+// settle waits until the instance is idle (settleCgroup).
+func (n *nginxInstance) settle() { settleCgroup(n.cgroup) }
 
 func (n *nginxInstance) errorLogNote() string {
 	p := filepath.Join(n.prefix, "error.log")
