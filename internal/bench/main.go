@@ -158,7 +158,7 @@ func run() int {
 	}()
 
 	rep := &Report{Meta: collectMeta(cfg, workDir)}
-	rep.Meta.Hosts = append(hostVersions(selected), nginxVersions(selected)...)
+	rep.Meta.Hosts = append(append(hostVersions(selected), nginxVersions(selected)...), lighttpdVersions(selected)...)
 	rep.Meta.H2Version = h2loadVersion(selected)
 	printHeader(os.Stdout, rep.Meta)
 

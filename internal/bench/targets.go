@@ -69,7 +69,8 @@ func targets() []Target {
 	// file, mod_proxy_http and CGI; then one httpd per embedded language.
 	ts = append(ts, apacheTargets()...)
 	ts = append(ts, nginxTargets()...)
-	return append(ts, nginxModuleTargets()...)
+	ts = append(ts, nginxModuleTargets()...)
+	return append(ts, lighttpdGroups()...)
 }
 
 const http2Group = "standalone-http/2"
