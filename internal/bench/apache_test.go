@@ -25,15 +25,16 @@ func TestSelectTargetsByGroup(t *testing.T) {
 		return out
 	}
 	event := names("apache event")
-	assert.Len(t, event, 5+2*len(apacheAnchors)+6) // 6: the seed's table
+	// 6: the seed's table; 4, 4, 5: the AnyhostSite, daemon and cgi hosts.
+	assert.Len(t, event, 5+2*len(apacheAnchors)+6+4+4+5)
 	for _, n := range event {
 		assert.True(t, strings.HasPrefix(n, "apache event: "), n)
 	}
 	assert.Equal(t, []string{"apache prefork: mod_perl2: static file", "apache prefork: mod_perl2: mod_perl2 response handler"},
 		names("^apache prefork: mod_perl2"))
 	// Name-only patterns still work, anchored too.
-	assert.Equal(t, []string{"standalone: anyhost standalone /hello", "standalone: anyhost standalone /hello, access log"},
-		names("^anyhost standalone"))
+	assert.Equal(t, []string{"standalone: anyhost standalone /hello", "standalone: anyhost standalone /hello, access log",
+		"standalone-http/2: anyhost standalone /hello"}, names("^anyhost standalone /hello"))
 }
 
 func TestApacheConfs(t *testing.T) {
