@@ -526,7 +526,7 @@ func (s *apacheShared) rowWith(path, backend string, auth bool, conns int) func(
 		var headers []string
 		if auth {
 			headers = []string{authHeader}
-			err = checkNginxRow(ctx, url, headers)
+			err = checkRow(ctx, url, headers)
 		} else {
 			err = checkHello(ctx, url)
 		}

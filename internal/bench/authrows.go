@@ -116,7 +116,7 @@ func anyhostServe(path string, auth bool, conns int, tls bool) func(context.Cont
 		if auth {
 			r.Headers, r.Connections = []string{authHeader}, conns
 		}
-		if err := checkNginxRow(ctx, r.URL, r.Headers); err != nil {
+		if err := checkRow(ctx, r.URL, r.Headers); err != nil {
 			return nil, errors.Join(err, r.Stop())
 		}
 		return r, nil

@@ -96,7 +96,7 @@ func (s *lighttpdShared) row(path string, auth bool, conns int) func(context.Con
 			headers = []string{authHeader}
 		}
 		url := inst.base + path
-		if err := checkNginxRow(ctx, url, headers); err != nil {
+		if err := checkRow(ctx, url, headers); err != nil {
 			return nil, errors.Join(fmt.Errorf("%w%s", err, inst.errorLogNote()), s.shared.release("lighttpd"))
 		}
 		var once sync.Once

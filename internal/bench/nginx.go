@@ -154,7 +154,7 @@ func (s *nginxShared) row(path string, auth bool, conns int) func(context.Contex
 			headers = []string{authHeader}
 		}
 		url := inst.base + path
-		if err := checkNginxRow(ctx, url, headers); err != nil {
+		if err := checkRow(ctx, url, headers); err != nil {
 			return nil, errors.Join(fmt.Errorf("%w%s", err, inst.errorLogNote()), s.release())
 		}
 		var once sync.Once
@@ -384,9 +384,9 @@ func waitSockets(ctx context.Context, child *Child, timeout time.Duration, paths
 	}
 }
 
-// checkNginxRow GETs url once with headers and wants 200, text/plain;
+// checkRow GETs url once with headers and wants 200, text/plain;
 // charset=utf-8 and a "Hello" body ("Hello, demo!" on /private/).
-func checkNginxRow(ctx context.Context, url string, headers []string) error {
+func checkRow(ctx context.Context, url string, headers []string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

@@ -1,52 +1,27 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/anyhost/anyhost/internal/selfsigned"
 )
 
 // benchCert writes a self-signed certificate for 127.0.0.1 and its key
-// into workDir, once per run, and returns their paths. h2load checks no
+// into workDir/tls, once per run, and returns their paths. h2load checks no
 // certificate; the HTTP/2 rows only need TLS to negotiate h2 over ALPN.
 func benchCert(workDir string) (cert, key string, err error) {
-	cert, key = filepath.Join(workDir, "tls-cert.pem"), filepath.Join(workDir, "tls-key.pem")
+	dir := filepath.Join(workDir, "tls")
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	_, err = buildOnce(cert, func() error {
-		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1),
-			Subject:      pkix.Name{CommonName: "anyhost bench"},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-		if err != nil {
-			return err
-		}
-		keyDER, err := x509.MarshalECPrivateKey(priv)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-			return err
-		}
-		return os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+		_, _, _, err := selfsigned.Write(dir)
+		return err
 	})
 	return cert, key, err
 }

@@ -1,24 +1,19 @@
 package testhost
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/anyhost/anyhost/internal/selfsigned"
 )
 
 // testCert is a certificate for 127.0.0.1 made once per test binary, which
@@ -45,38 +40,13 @@ func TestCert(t testing.TB) (certFile, keyFile string) {
 }
 
 func makeTestCert() (certFile, keyFile string, pool *x509.CertPool, err error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		return "", "", nil, err
-	}
-	kb, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return "", "", nil, err
-	}
 	dir, err := os.MkdirTemp("", "anyhost-tls-")
 	if err != nil {
 		return "", "", nil, err
 	}
 	os.Chmod(dir, 0o755)
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
-		return "", "", nil, err
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+	certFile, keyFile, certPEM, err := selfsigned.Write(dir)
+	if err != nil {
 		return "", "", nil, err
 	}
 	pool = x509.NewCertPool()
