@@ -37,7 +37,9 @@ unit:
 	passed=$$(grep -cE '^\s*--- PASS' $(OUT)/test.log); failed=$$(grep -cE '^\s*--- FAIL' $(OUT)/test.log); \
 	skipped=$$(grep -cE '^\s*--- SKIP' $(OUT)/test.log); \
 	echo "$$passed passed, $$failed failed, $$skipped skipped"; \
-	if [ $$status -ne 0 ]; then echo "full log: $(OUT)/test.log"; grep -B2 -A30 -E '^\s*--- FAIL|^panic:' $(OUT)/test.log | head -200; fi; \
+	if [ $$status -ne 0 ]; then echo "full log: $(OUT)/test.log"; \
+		grep -A4 -E '^\s+Error Trace:' $(OUT)/test.log | head -80; \
+		grep -B2 -A30 -E '^\s*--- FAIL|^panic:' $(OUT)/test.log | head -200; fi; \
 	exit $$status
 
 test: deps lint unit
