@@ -2,14 +2,11 @@ package nginx
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -92,62 +89,13 @@ func TestReloadOnSIGHUPUnderLoad(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, hello2())
 
 	// Load: clients loop over an open and an authenticated location.
-	var answered [4]atomic.Int64 // per client
-	var failed atomic.Int64
-	var failures sync.Map
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 30 * time.Second}
-	for i := range answered {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			path, want := "/hello", "Hello!"
-			if i%2 == 1 {
-				path, want = "/private/", "Hello, demo!"
-			}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest("GET", n.URL+path, nil)
-				req.SetBasicAuth("demo", "demo")
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					failures.Store(err.Error(), true)
-					continue
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != http.StatusOK || string(body) != want {
-					failed.Add(1)
-					failures.Store(fmt.Sprintf("%s: %d %q %v", path, resp.StatusCode, body, err), true)
-					continue
-				}
-				answered[i].Add(1)
-			}
-		}()
-	}
-
-	// progressed waits until every client has had requests answered since
-	// it was called: the load runs on across each reload, however fast the
-	// machine is (a count of requests over the test would measure its speed).
+	hello := testhost.LoadTarget{Path: "/hello", Want: "Hello!"}
+	private := testhost.LoadTarget{Path: "/private/", User: "demo", Password: "demo", Want: "Hello, demo!"}
+	load := testhost.StartLoad(t, n.URL, false, hello, private, hello, private)
 	progressed := func(when string) {
-		var from [len(answered)]int64
-		for i := range answered {
-			from[i] = answered[i].Load()
+		if !load.Progressed(t, when) {
+			t.FailNow()
 		}
-		require.Eventually(t, func() bool {
-			for i := range answered {
-				if answered[i].Load() <= from[i] {
-					return false
-				}
-			}
-			return true
-		}, 30*time.Second, time.Millisecond, "a client had no request answered %s; failures: %d", when, failed.Load())
 	}
 	progressed("before the first reload")
 	reload := func(text string) {
@@ -176,11 +124,8 @@ func TestReloadOnSIGHUPUnderLoad(t *testing.T) {
 	assert.Contains(t, goProc.LogText(), site+":3: syntax error")
 	assert.Equal(t, http.StatusOK, hello2())
 
-	close(stop)
-	wg.Wait()
-	var msgs []string
-	failures.Range(func(k, _ any) bool { msgs = append(msgs, k.(string)); return true })
-	assert.Zero(t, failed.Load(), "failed requests during reloads: %v", msgs)
+	_, failures := load.Stop()
+	assert.Empty(t, failures, "failed requests during reloads")
 	assert.Equal(t, 7, strings.Count(goProc.LogText(), "reloaded the site"))
 	select {
 	case <-goProc.Done():

@@ -192,11 +192,30 @@ func BuildApacheLib(t testing.TB, dir string, pkgs ...string) {
 // more wrk arguments (-H "Connection: close").
 func Wrk(t testing.TB, ctx context.Context, url string, d time.Duration, connections int, extra ...string) *wrk.Result {
 	t.Helper()
+	return StartWrk(t, ctx, url, d, connections, extra...)()
+}
+
+// StartWrk starts Wrk's run in the background; wait, called from the test's
+// goroutine, returns its result.
+func StartWrk(t testing.TB, ctx context.Context, url string, d time.Duration, connections int, extra ...string) (wait func() *wrk.Result) {
+	t.Helper()
 	bin := NeedBinary(t, "wrk")
 	args := append(extra, wrk.Args(2, connections, d, url)...)
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	require.NoError(t, err, "wrk: %s", out)
-	res, err := wrk.Parse(string(out))
-	require.NoError(t, err, "wrk output: %s", out)
-	return res
+	type run struct {
+		out []byte
+		err error
+	}
+	done := make(chan run, 1)
+	go func() {
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		done <- run{out, err}
+	}()
+	return func() *wrk.Result {
+		t.Helper()
+		r := <-done
+		require.NoError(t, r.err, "wrk: %s", r.out)
+		res, err := wrk.Parse(string(r.out))
+		require.NoError(t, err, "wrk output: %s", r.out)
+		return res
+	}
 }
