@@ -6,6 +6,8 @@ package basic
 
 import (
 	"encoding/base64"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,8 +45,12 @@ func (b *Basic) Authenticate(r *core.Request) (*core.Identity, error) {
 			return nil, err
 		}
 	}
-	if b.Cache != nil {
-		id, err := b.Cache.lookup(ctx, user, pass)
+	var c checked
+	if b.Cache == nil {
+		c = b.check(r, user, pass)
+	} else {
+		key := b.Cache.key(user, pass)
+		id, err := b.Cache.lookup(ctx, key, user)
 		switch {
 		case err != nil:
 			r.Log().Warn().Err(err).Msg("credential cache unavailable; checking the password")
@@ -55,12 +61,18 @@ func (b *Basic) Authenticate(r *core.Request) (*core.Identity, error) {
 		default:
 			r.Observer().CredentialCache(false)
 		}
+		c = b.checkShared(r, key, user, pass)
 	}
-	id, err := b.check(r, user, pass)
-	if err != nil {
-		return nil, err
+	if c.err != nil {
+		return nil, c.err
 	}
-	if id == nil {
+	switch c.res {
+	case core.Denied:
+		r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: wrong password")
+	case core.UserNotFound:
+		r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: user not found")
+	}
+	if c.id == nil {
 		if b.Throttle != nil {
 			b.Throttle.failed(r, tc)
 		}
@@ -69,29 +81,61 @@ func (b *Basic) Authenticate(r *core.Request) (*core.Identity, error) {
 	if b.Throttle != nil {
 		b.Throttle.succeeded(r, tc)
 	}
-	if b.Cache != nil {
-		if err := b.Cache.store(ctx, id, pass); err != nil {
-			r.Log().Warn().Err(err).Msg("credential cache unavailable; not cached")
-		}
-	}
-	return id, nil
+	return c.id, nil
 }
 
-// check asks the chain and logs why a login failed.
-func (b *Basic) check(r *core.Request, user, pass string) (*core.Identity, error) {
+// checked is the chain's answer to one check.
+type checked struct {
+	res core.AuthResult
+	id  *core.Identity
+	err error
+	// leaderGone says the request that ran a shared check had lost its
+	// client by the end, so an error may be its context's, not the chain's.
+	leaderGone bool
+}
+
+// check asks the chain.
+func (b *Basic) check(r *core.Request, user, pass string) checked {
 	obs := r.Observer()
 	res, id, err := authn.CheckChain(r.Context(), b.Providers, user, pass, func(i int, result string) {
 		obs.Auth(providerName(b.Names, i), result)
 	})
-	switch {
-	case err != nil:
-		return nil, err
-	case res == core.Denied:
-		r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: wrong password")
-	case res == core.UserNotFound:
-		r.Log().Info().Str("user", user).Str("uri", r.URI).Msg("authentication failure: user not found")
+	return checked{res: res, id: id, err: err}
+}
+
+// checkShared checks credentials the cache missed and caches a success.
+// Concurrent misses of the same credentials (a page's parallel requests
+// right after a login) share one check: the others wait for its answer
+// instead of paying bcrypt, a bind or a query each. Failures are still
+// logged and counted by the throttle per request, by the caller.
+func (b *Basic) checkShared(r *core.Request, key, user, pass string) checked {
+	v, _, shared := b.Cache.flight.Do(key, func() (any, error) {
+		c := b.check(r, user, pass)
+		if c.err == nil && c.id != nil {
+			if err := b.Cache.store(r.Context(), key, c.id); err != nil {
+				r.Log().Warn().Err(err).Msg("credential cache unavailable; not cached")
+			}
+		}
+		c.leaderGone = r.Context().Err() != nil
+		return c, nil
+	})
+	c := v.(checked)
+	if !shared {
+		return c
 	}
-	return id, nil
+	if c.err != nil && c.leaderGone && r.Context().Err() == nil {
+		// The check ran under a request whose client left: its error
+		// says nothing of these credentials.
+		return b.checkShared(r, key, user, pass)
+	}
+	if c.id != nil {
+		// Each request gets an identity of its own to keep or change.
+		id := *c.id
+		id.Groups = slices.Clone(id.Groups)
+		id.Claims = maps.Clone(id.Claims)
+		c.id = &id
+	}
+	return c
 }
 
 // providerName is the name of the i-th provider of a chain, or its

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/anyhost/anyhost/authn/store"
 	"github.com/anyhost/anyhost/core"
 )
@@ -32,7 +34,8 @@ type CredentialCache struct {
 	// providers is never a hit for another.
 	Scope string
 
-	macs sync.Pool // of *macState keyed with Secret
+	macs   sync.Pool // of *macState keyed with Secret
+	flight singleflight.Group
 }
 
 // macState is a keyed HMAC and a buffer for its input, reused across
@@ -66,10 +69,11 @@ type cached struct {
 	Groups []string `json:"g,omitempty"`
 }
 
-// lookup returns the identity cached for the credentials. A store error
-// is returned so that the caller can log it and check the password instead.
-func (c *CredentialCache) lookup(ctx context.Context, user, password string) (*core.Identity, error) {
-	v, ok, err := c.Store.CacheGet(ctx, c.key(user, password))
+// lookup returns the identity cached under key (c.key of user and the
+// password). A store error is returned so that the caller can log it and
+// check the password instead.
+func (c *CredentialCache) lookup(ctx context.Context, key, user string) (*core.Identity, error) {
+	v, ok, err := c.Store.CacheGet(ctx, key)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -83,10 +87,10 @@ func (c *CredentialCache) lookup(ctx context.Context, user, password string) (*c
 	return &core.Identity{User: user, AuthType: "Basic", Groups: e.Groups}, nil
 }
 
-func (c *CredentialCache) store(ctx context.Context, id *core.Identity, password string) error {
+func (c *CredentialCache) store(ctx context.Context, key string, id *core.Identity) error {
 	v, err := json.Marshal(cached{Groups: id.Groups})
 	if err != nil {
 		return err
 	}
-	return c.Store.CachePut(ctx, c.key(id.User, password), v, c.TTL)
+	return c.Store.CachePut(ctx, key, v, c.TTL)
 }
