@@ -21,7 +21,8 @@ type Observer interface {
 	Finish(location string, decided Phase, status int, took time.Duration)
 	// Auth is one answer of a password provider or token verifier, by
 	// its registered name: result is "granted", "denied", "not_found"
-	// (the provider does not know the user) or "error".
+	// (the provider does not know the user) or "error". Concurrent
+	// requests that share one check (Basic's credential cache) count one.
 	Auth(provider, result string)
 	// CredentialCache is one look-up in the credential cache.
 	CredentialCache(hit bool)

@@ -90,7 +90,8 @@ type checked struct {
 	id  *core.Identity
 	err error
 	// leaderGone says the request that ran a shared check had lost its
-	// client by the end, so an error may be its context's, not the chain's.
+	// client by the end: its context was done, so any answer but Granted
+	// may be the context's rather than the chain's.
 	leaderGone bool
 }
 
@@ -103,19 +104,30 @@ func (b *Basic) check(r *core.Request, user, pass string) checked {
 	return checked{res: res, id: id, err: err}
 }
 
+// checkAndCache is check, and a success stored in the cache under key.
+func (b *Basic) checkAndCache(r *core.Request, key, user, pass string) checked {
+	c := b.check(r, user, pass)
+	if c.err == nil && c.id != nil {
+		if err := b.Cache.store(r.Context(), key, c.id); err != nil {
+			r.Log().Warn().Err(err).Msg("credential cache unavailable; not cached")
+		}
+	}
+	return c
+}
+
 // checkShared checks credentials the cache missed and caches a success.
 // Concurrent misses of the same credentials (a page's parallel requests
 // right after a login) share one check: the others wait for its answer
 // instead of paying bcrypt, a bind or a query each. Failures are still
 // logged and counted by the throttle per request, by the caller.
+//
+// The check runs on the goroutine of the request that started it, with
+// that request (singleflight's Do, not DoChan, which would run it on a
+// goroutine of its own that could outlive the request), so a waiting
+// request whose client leaves waits for the check to end.
 func (b *Basic) checkShared(r *core.Request, key, user, pass string) checked {
 	v, _, shared := b.Cache.flight.Do(key, func() (any, error) {
-		c := b.check(r, user, pass)
-		if c.err == nil && c.id != nil {
-			if err := b.Cache.store(r.Context(), key, c.id); err != nil {
-				r.Log().Warn().Err(err).Msg("credential cache unavailable; not cached")
-			}
-		}
+		c := b.checkAndCache(r, key, user, pass)
 		c.leaderGone = r.Context().Err() != nil
 		return c, nil
 	})
@@ -123,14 +135,16 @@ func (b *Basic) checkShared(r *core.Request, key, user, pass string) checked {
 	if !shared {
 		return c
 	}
-	if c.err != nil && c.leaderGone && r.Context().Err() == nil {
-		// The check ran under a request whose client left: its error
-		// says nothing of these credentials.
-		return b.checkShared(r, key, user, pass)
+	if c.leaderGone && c.res != core.Granted && r.Context().Err() == nil {
+		// The check ran under a request whose client left: an error or a
+		// refusal may be its context's, and says nothing of these
+		// credentials. Checked again, alone and once.
+		return b.checkAndCache(r, key, user, pass)
 	}
 	if c.id != nil {
 		// Each request gets an identity of its own to keep or change.
 		id := *c.id
+		id.User = user
 		id.Groups = slices.Clone(id.Groups)
 		id.Claims = maps.Clone(id.Claims)
 		c.id = &id
@@ -153,8 +167,10 @@ func (b *Basic) Challenge() string {
 }
 
 // ParseBasic extracts credentials from an Authorization header value of the
-// Basic scheme (case-insensitive, as RFC 7617 says). A user name with a colon
-// or a malformed value gives ok=false.
+// Basic scheme (case-insensitive, as RFC 7617 says). A malformed value, or a
+// user-id that RFC 7617 calls invalid (empty, or with a control character:
+// a NUL or a newline in a name that is logged, matched and looked up), gives
+// ok=false. The password is taken as sent.
 func ParseBasic(h string) (user, pass string, ok bool) {
 	const prefix = "basic "
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
@@ -172,10 +188,13 @@ func ParseBasic(h string) (user, pass string, ok bool) {
 		return "", "", false
 	}
 	user, pass, ok = strings.Cut(string(dst[:n]), ":")
-	if !ok || user == "" {
+	if !ok || user == "" || strings.ContainsFunc(user, isCTL) {
 		return "", "", false
 	}
 	return user, pass, true
 }
+
+// isCTL reports an RFC 5234 control character.
+func isCTL(r rune) bool { return r < 0x20 || r == 0x7f }
 
 var _ core.Authenticator = (*Basic)(nil)

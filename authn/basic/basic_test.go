@@ -40,6 +40,10 @@ func TestParseBasic(t *testing.T) {
 		{"no colon", "Basic " + b64("demodemo"), "", "", false},
 		{"empty user", "Basic " + b64(":demo"), "", "", false},
 		{"empty credentials", "Basic " + b64(":"), "", "", false},
+		{"NUL in the user-id", "Basic " + b64("a\x00b:c"), "", "", false},
+		{"newline in the user-id", "Basic " + b64("demo\nadmin:x"), "", "", false},
+		{"DEL in the user-id", "Basic " + b64("demo\x7f:x"), "", "", false},
+		{"control characters in the password", "Basic " + b64("demo:a\x00b\tc"), "demo", "a\x00b\tc", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"hash"
@@ -51,7 +52,12 @@ func (c *CredentialCache) key(user, password string) string {
 		st = &macState{mac: hmac.New(sha256.New, c.Secret)}
 	}
 	st.mac.Reset()
-	st.buf = append(append(append(append(append(st.buf[:0], c.Scope...), 0), user...), 0), password...)
+	// Lengths first: no user and password can be another pair's, whatever
+	// bytes they hold.
+	st.buf = binary.AppendUvarint(st.buf[:0], uint64(len(c.Scope)))
+	st.buf = append(st.buf, c.Scope...)
+	st.buf = binary.AppendUvarint(st.buf, uint64(len(user)))
+	st.buf = append(append(st.buf, user...), password...)
 	st.mac.Write(st.buf)
 	var sum [sha256.Size]byte
 	st.mac.Sum(sum[:0])

@@ -29,6 +29,9 @@ type gatedProvider struct {
 	password string
 	gate     chan struct{}
 	calls    atomic.Int64
+	// deniesWhenDone: a done context gets Denied and no error, as a
+	// provider that does not check its context might answer.
+	deniesWhenDone bool
 }
 
 func (p *gatedProvider) CheckPassword(ctx context.Context, user, password string) (core.AuthResult, error) {
@@ -36,6 +39,9 @@ func (p *gatedProvider) CheckPassword(ctx context.Context, user, password string
 	select {
 	case <-p.gate:
 	case <-ctx.Done():
+		if p.deniesWhenDone {
+			return core.Denied, nil
+		}
 		return core.Denied, ctx.Err()
 	}
 	if password != p.password {
@@ -141,39 +147,48 @@ func TestConcurrentMissesShareOneCheck(t *testing.T) {
 }
 
 // A check runs under the request that started it. When that request's
-// client leaves, the check fails with its context; the requests waiting on
-// it check again instead of taking that error for theirs.
+// client leaves, the check fails with its context (an error, or a refusal
+// from a provider that does not look at it); the requests waiting on it
+// check again instead of taking that answer for theirs.
 func TestSharedCheckOutlivesItsLeader(t *testing.T) {
-	p := &gatedProvider{password: "s3cret-pw", gate: make(chan struct{})}
-	b := newFlightBasic(p, 0)
-	var logs lockedBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	leader := make(chan core.Status, 1)
-	go func() {
-		st, _ := login(ctx, b, "demo", "s3cret-pw", &logs)
-		leader <- st
-	}()
-	require.Eventually(t, func() bool { return p.calls.Load() == 1 }, 10*time.Second, time.Millisecond)
+	for _, denies := range []bool{false, true} {
+		t.Run(map[bool]string{false: "error", true: "denied"}[denies], func(t *testing.T) {
+			p := &gatedProvider{password: "s3cret-pw", gate: make(chan struct{}), deniesWhenDone: denies}
+			b := newFlightBasic(p, 0)
+			var logs lockedBuffer
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			leader := make(chan core.Status, 1)
+			go func() {
+				st, _ := login(ctx, b, "demo", "s3cret-pw", &logs)
+				leader <- st
+			}()
+			require.Eventually(t, func() bool { return p.calls.Load() == 1 }, 10*time.Second, time.Millisecond)
 
-	const followers = 4
-	var wg sync.WaitGroup
-	var sts [followers]core.Status
-	for i := range followers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sts[i], _ = login(context.Background(), b, "demo", "s3cret-pw", &logs)
-		}()
+			const followers = 4
+			var wg sync.WaitGroup
+			var sts [followers]core.Status
+			for i := range followers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sts[i], _ = login(context.Background(), b, "demo", "s3cret-pw", &logs)
+				}()
+			}
+			require.Eventually(t, func() bool { return inFlight() == 1+followers }, 10*time.Second, time.Millisecond)
+			cancel()
+			want := core.Status(http.StatusInternalServerError)
+			if denies {
+				want = http.StatusUnauthorized
+			}
+			assert.Equal(t, want, <-leader, "the leader's own check failed")
+			require.Eventually(t, func() bool { return p.calls.Load() == 1+followers }, 10*time.Second, time.Millisecond, "each follower checks again")
+			close(p.gate)
+			wg.Wait()
+			for i := range followers {
+				assert.Equal(t, core.OK, sts[i], "follower %d", i)
+			}
+			assert.Equal(t, int64(1+followers), p.calls.Load())
+		})
 	}
-	require.Eventually(t, func() bool { return inFlight() == 1+followers }, 10*time.Second, time.Millisecond)
-	cancel()
-	assert.Equal(t, core.Status(http.StatusInternalServerError), <-leader, "the leader's own check failed")
-	require.Eventually(t, func() bool { return p.calls.Load() == 2 }, 10*time.Second, time.Millisecond, "a follower checks again")
-	close(p.gate)
-	wg.Wait()
-	for i := range followers {
-		assert.Equal(t, core.OK, sts[i], "follower %d", i)
-	}
-	assert.Equal(t, int64(2), p.calls.Load())
 }
