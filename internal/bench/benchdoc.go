@@ -111,7 +111,7 @@ func docText(rep *Report, command string, cgi *TargetResult) string {
 		}
 		vsCGI := "n/a"
 		if cgi != nil && cgi.Summary.RPS > 0 && cgi.Summary.CPUUsPerReq > 0 {
-			vsCGI = fmt.Sprintf("%.1fx, %.2fx", s.RPS/cgi.Summary.RPS, s.CPUUsPerReq/cgi.Summary.CPUUsPerReq)
+			vsCGI = fmt.Sprintf("%.1fx, %s", s.RPS/cgi.Summary.RPS, ratio(s.CPUUsPerReq/cgi.Summary.CPUUsPerReq))
 		}
 		p("| %s | %.0f (%.0f–%.0f) | %.2f | %.2f | %.1f | %.2f | %.1f | %s, %s | %s |", name, s.RPS, s.RPSMin, s.RPSMax, s.P50Ms, s.P99Ms,
 			s.CPUUsPerReq, s.CtxPerReq, s.RSSKiB/1024, fmtRatio(s.RPSRatio), fmtRatio(s.CPURatio), vsCGI)

@@ -46,7 +46,7 @@ func TestWriteDoc(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(dir, docFile))
 	require.NoError(t, err)
 	text := string(md)
-	assert.Contains(t, text, "| anyhost in-process /hello | 15000 (14250–15750) | 1.00 | 3.00 | 70.0 | 1.00 | 20.0 | 0.75x, 1.40x | 16.7x, 0.05x |")
+	assert.Contains(t, text, "| anyhost in-process /hello | 15000 (14250–15750) | 1.00 | 3.00 | 70.0 | 1.00 | 20.0 | 0.75x, 1.40x | 16.7x, 0.047x |")
 	assert.Contains(t, text, "| module /hello | did not start |")
 	assert.Contains(t, text, "test CPU, 2 cores")
 	assert.Contains(t, text, "0.1 0.1 0.1 before, 1.9 1.2 0.8 after")

@@ -78,3 +78,11 @@ func TestGoalRowsExist(t *testing.T) {
 		}
 	}
 }
+
+func TestRatio(t *testing.T) {
+	for x, want := range map[float64]string{
+		1: "1.00x", 637.9: "637.90x", 0.1: "0.10x", 0.094: "0.094x", 0.00077: "0.00077x", 0.0007651: "0.00077x", 0: "0.00x",
+	} {
+		assert.Equal(t, want, ratio(x), "%g", x)
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"math"
+
 	"github.com/anyhost/anyhost/internal/wrk"
 
 	"encoding/json"
@@ -269,7 +271,17 @@ func fmtRatio(r *float64) string {
 	if r == nil {
 		return "n/a"
 	}
-	return fmt.Sprintf("%.2fx", *r)
+	return ratio(*r)
+}
+
+// ratio prints x with two decimals, or with two significant digits below
+// 0.1: a Go handler's CPU is a small fraction of a CGI fork's, and 0.00x
+// would say nothing.
+func ratio(x float64) string {
+	if x >= 0.1 || x <= 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return fmt.Sprintf("%.2fx", x)
+	}
+	return fmt.Sprintf("%.*fx", 1-int(math.Floor(math.Log10(x))), x)
 }
 
 // printTables prints one table per group, in the order groups first appear.
