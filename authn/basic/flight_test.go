@@ -1,7 +1,6 @@
 package basic_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"runtime"
@@ -54,26 +53,8 @@ func (p *gatedProvider) Groups(context.Context, string) ([]string, error) {
 	return []string{"staff"}, nil
 }
 
-// lockedBuffer is a log sink many requests write to at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // login runs the authn phase of a Basic login under ctx.
-func login(ctx context.Context, b *basic.Basic, user, pass string, logs *lockedBuffer) (core.Status, *core.Request) {
+func login(ctx context.Context, b *basic.Basic, user, pass string, logs *hosttest.LogBuffer) (core.Status, *core.Request) {
 	log := zerolog.New(logs)
 	r, w := hosttest.NewRequestLog("GET", "/private/x", nil, &log)
 	host.Bind(r, w, ctx, &log)
@@ -101,7 +82,7 @@ func TestConcurrentMissesShareOneCheck(t *testing.T) {
 	const n = 8
 	p := &gatedProvider{password: "s3cret-pw", gate: make(chan struct{})}
 	b := newFlightBasic(p, n)
-	var logs lockedBuffer
+	var logs hosttest.LogBuffer
 	run := func(pass string) ([n]core.Status, [n]*core.Request) {
 		var sts [n]core.Status
 		var rs [n]*core.Request
@@ -155,7 +136,7 @@ func TestSharedCheckOutlivesItsLeader(t *testing.T) {
 		t.Run(map[bool]string{false: "error", true: "denied"}[denies], func(t *testing.T) {
 			p := &gatedProvider{password: "s3cret-pw", gate: make(chan struct{}), deniesWhenDone: denies}
 			b := newFlightBasic(p, 0)
-			var logs lockedBuffer
+			var logs hosttest.LogBuffer
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			leader := make(chan core.Status, 1)
