@@ -92,12 +92,7 @@ func TestReloadOnSIGHUPUnderLoad(t *testing.T) {
 	hello := testhost.LoadTarget{Path: "/hello", Want: "Hello!"}
 	private := testhost.LoadTarget{Path: "/private/", User: "demo", Password: "demo", Want: "Hello, demo!"}
 	load := testhost.StartLoad(t, n.URL, false, hello, private, hello, private)
-	progressed := func(when string) {
-		if !load.Progressed(t, when) {
-			t.FailNow()
-		}
-	}
-	progressed("before the first reload")
+	load.Progressed(t, "before the first reload")
 	reload := func(text string) {
 		require.NoError(t, os.WriteFile(site, []byte(text), 0o644))
 		require.NoError(t, goProc.Signal(syscall.SIGHUP))
@@ -105,10 +100,10 @@ func TestReloadOnSIGHUPUnderLoad(t *testing.T) {
 	for round := range 3 {
 		reload(reloadSite(true))
 		require.Eventually(t, func() bool { return hello2() == http.StatusOK }, 10*time.Second, 10*time.Millisecond, "round %d", round)
-		progressed(fmt.Sprintf("after round %d's first reload", round))
+		load.Progressed(t, fmt.Sprintf("after round %d's first reload", round))
 		reload(reloadSite(false))
 		require.Eventually(t, func() bool { return hello2() == http.StatusNotFound }, 10*time.Second, 10*time.Millisecond, "round %d", round)
-		progressed(fmt.Sprintf("after round %d's second reload", round))
+		load.Progressed(t, fmt.Sprintf("after round %d's second reload", round))
 	}
 	reload(reloadSite(true))
 	require.Eventually(t, func() bool { return hello2() == http.StatusOK }, 10*time.Second, 10*time.Millisecond)
@@ -118,13 +113,13 @@ func TestReloadOnSIGHUPUnderLoad(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(goProc.LogText(), "reload failed") }, 10*time.Second, 10*time.Millisecond)
 	assert.Contains(t, goProc.LogText(), site+`:15: unknown handler \"no.such.handler\"`)
 	assert.Equal(t, http.StatusOK, hello2(), "the previous site still serves")
-	progressed("after the broken file")
+	load.Progressed(t, "after the broken file")
 	reload("[[location]]\npath = \"/hello\"\ncontent = [\"demo.hello\"\n")
 	require.Eventually(t, func() bool { return strings.Count(goProc.LogText(), "reload failed") == 2 }, 10*time.Second, 10*time.Millisecond)
 	assert.Contains(t, goProc.LogText(), site+":3: syntax error")
 	assert.Equal(t, http.StatusOK, hello2())
 
-	_, failures := load.Stop()
+	failures := load.Stop()
 	assert.Empty(t, failures, "failed requests during reloads")
 	assert.Equal(t, 7, strings.Count(goProc.LogText(), "reloaded the site"))
 	select {

@@ -85,9 +85,8 @@ func send(client *http.Client, base string, tg LoadTarget) error {
 }
 
 // Progressed waits until every client has had a request answered since the
-// call. If one has none within 30 seconds it fails the test with t.Errorf,
-// so any goroutine may call it, and returns false.
-func (l *Load) Progressed(t testing.TB, when string) bool {
+// call, and fails the test if one has none within 30 seconds.
+func (l *Load) Progressed(t testing.TB, when string) {
 	t.Helper()
 	from := make([]int64, len(l.answered))
 	for i := range l.answered {
@@ -102,19 +101,14 @@ func (l *Load) Progressed(t testing.TB, when string) bool {
 		return true
 	}, 30*time.Second, time.Millisecond, "a client had no request answered %s", when)
 	if !ok {
-		t.Errorf("failed requests so far: %v", l.Failures())
+		t.Fatalf("failed requests so far: %v", l.Failures())
 	}
-	return ok
 }
 
-// Stop ends the load and returns how many requests were answered and the
-// failures, each with its count.
-func (l *Load) Stop() (answered int64, failures []string) {
+// Stop ends the load and returns its failures, each with its count.
+func (l *Load) Stop() (failures []string) {
 	l.halt()
-	for i := range l.answered {
-		answered += l.answered[i].Load()
-	}
-	return answered, l.Failures()
+	return l.Failures()
 }
 
 func (l *Load) halt() {
@@ -136,4 +130,17 @@ func (l *Load) Failures() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// GetUntil GETs url until it answers status, for up to 10 seconds, and
+// returns the last answer: after a restart or reload, a worker or child of
+// the old generation may still take a new connection for a while.
+func GetUntil(t testing.TB, url string, status int) Response {
+	t.Helper()
+	r := Do(t, "GET", url, nil, nil)
+	for deadline := time.Now().Add(10 * time.Second); r.Status != status && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		r = Do(t, "GET", url, nil, nil)
+	}
+	return r
 }
